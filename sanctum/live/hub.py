@@ -1,0 +1,214 @@
+"""The per-process side of live updates: sockets, their channels, and forwarding."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any, Callable, Optional
+
+import weakref
+
+from simple_websocket import ConnectionClosed
+
+from sanctum import events, metrics
+from sanctum.auth.sessions import REVOKED_CHANNEL, USER_CHANNEL
+
+log = logging.getLogger(__name__)
+Authorizer = Callable[[Any, str], bool]
+MessageHandler = Callable[["Connection", dict], None]
+Renderer = Callable[["Connection", str, dict], Optional[str]]
+VERDICT_SECONDS = 2.0
+
+
+class _Registry:
+    """Functions registered under a key; `lookup` by exact key, `match` by the longest prefix
+    (so "chat:admin:" can be stricter than "chat:")."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Callable] = {}
+
+    def register(self, key: str) -> Callable[[Callable], Callable]:
+        def add(fn: Callable) -> Callable:
+            self.entries[key] = fn
+            return fn
+
+        return add
+
+    def lookup(self, key: str) -> Optional[Callable]:
+        return self.entries.get(key)
+
+    def match(self, name: str) -> Optional[Callable]:
+        for prefix in sorted(self.entries, key=len, reverse=True):
+            if name.startswith(prefix):
+                return self.entries[prefix]
+        return None
+
+
+_AUTHORIZERS, _MESSAGE_HANDLERS, _RENDERERS = _Registry(), _Registry(), _Registry()
+
+
+def channel(prefix: str) -> Callable[[Authorizer], Authorizer]:
+    """Register who may listen on channels starting with `prefix`: `(user, channel) -> bool`."""
+    return _AUTHORIZERS.register(prefix)
+
+
+def message_handler(kind: str) -> Callable[[MessageHandler], MessageHandler]:
+    """Register what a client message of this `type` does (e.g. the chat's "resync")."""
+    return _MESSAGE_HANDLERS.register(kind)
+
+
+def renderer(prefix: str) -> Callable[[Renderer], Renderer]:
+    """Register how events of a channel family become what a socket receives. The renderer
+    runs per socket (in an app context), so it can load rows and render them for that user;
+    returning None sends nothing."""
+    return _RENDERERS.register(prefix)
+
+
+def authorizer_for(name: str) -> Optional[Authorizer]:
+    return _AUTHORIZERS.match(name)
+
+
+def handler_for(kind: str) -> Optional[MessageHandler]:
+    return _MESSAGE_HANDLERS.lookup(kind)
+
+
+def _renderer_for(name: str) -> Optional[Renderer]:
+    return _RENDERERS.match(name)
+
+
+@channel("system")
+def _system_channel(user: Any, name: str) -> bool:
+    """Broadcasts every open tab should see (maintenance notices, degraded service)."""
+    return name == "system"
+
+
+_OPEN: "weakref.WeakSet[Connection]" = weakref.WeakSet()
+_watching: set[int] = set()
+_watch_lock = threading.Lock()
+
+
+def watch_revocations(app) -> None:
+    """Once per app: close this process's sockets whose session or user was cut off (SECURITY.md 12)."""
+    with _watch_lock:
+        if id(app) in _watching:
+            return
+        _watching.add(id(app))
+    with app.app_context():
+        events.subscribe(REVOKED_CHANNEL, _close_revoked)
+        events.subscribe(USER_CHANNEL, _close_revoked)
+
+
+def _close_revoked(_channel: str, data: dict) -> None:
+    session_ids = set(data.get("session_ids") or ())
+    user_ids = set(data.get("user_ids") or ())
+    for connection in list(_OPEN):
+        if connection.session_id in session_ids or connection.user_id in user_ids:
+            connection.shut("session ended")
+
+
+class Connection:
+    """One browser tab's socket. Sends are serialised: events arrive from the bus thread."""
+
+    def __init__(self, ws, app, user: Any = None):
+        self.ws = ws
+        self.app = app
+        self.user = user
+        self.user_id = getattr(user, "id", None)
+        self.session_id = getattr(getattr(user, "current_session", None), "id", None)
+        self._send_lock = threading.Lock()
+        self._subscriptions: dict[str, events.Subscription] = {}
+        self._verdicts: dict[str, tuple[bool, float]] = {}
+        self.closed = threading.Event()
+        _OPEN.add(self)
+        metrics.websocket_opened()
+
+    def may_listen(self, name: str, *, fresh: bool = True) -> bool:
+        """Ask the channel's rule about this socket's user, as the user is *now* (role,
+        grants, status reloaded). Forwarding a stream of events may reuse a verdict for
+        VERDICT_SECONDS, so a reply streaming hundreds of chunks costs a query or two, not
+        hundreds; joining and client messages always ask afresh."""
+        now = time.monotonic()
+        cached = self._verdicts.get(name)
+        if not fresh and cached is not None and cached[1] > now:
+            return cached[0]
+        authorizer = authorizer_for(name)
+        verdict = False
+        if authorizer is not None:
+            try:
+                # Events arrive on the bus thread: rules that read the database need a context.
+                with self.app.app_context():
+                    from sanctum.extensions import db
+                    from sanctum.models import User
+
+                    user = db.session.get(User, self.user_id) if self.user_id is not None else None
+                    verdict = bool(user is not None and user.is_active and authorizer(user, name))
+            except Exception:  # noqa: BLE001 - a broken rule denies, it does not crash the socket
+                log.exception("channel authorizer for %s failed", name)
+        self._verdicts[name] = (verdict, now + VERDICT_SECONDS)
+        return verdict
+
+    def join(self, name: str) -> bool:
+        if name in self._subscriptions:
+            return True
+        if not self.may_listen(name):
+            return False
+        self._subscriptions[name] = events.subscribe(name, self._forward)
+        return True
+
+    def leave(self, name: str) -> None:
+        sub = self._subscriptions.pop(name, None)
+        if sub is not None:
+            sub.close()
+
+    @property
+    def channels(self) -> list[str]:
+        return sorted(self._subscriptions)
+
+    def _forward(self, name: str, data: dict) -> None:
+        if self.closed.is_set():
+            return
+        if not self.may_listen(name, fresh=False):
+            self.leave(name)
+            return
+        render = _renderer_for(name)
+        if render is not None:
+            try:
+                with self.app.app_context():
+                    text = render(self, name, data)
+            except Exception:  # noqa: BLE001 - one bad event must not close the socket
+                log.exception("rendering an event on %s failed", name)
+                return
+            if text is not None:
+                self.send(text)
+            return
+        html = data.get("html")
+        self.send(html if isinstance(html, str) else json.dumps({"channel": name, **data}))
+
+    def send(self, text: str) -> None:
+        try:
+            with self._send_lock:
+                self.ws.send(text)
+        except (ConnectionClosed, OSError):
+            self.close()
+
+    def send_json(self, payload: dict) -> None:
+        self.send(json.dumps(payload))
+
+    def close(self) -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        _OPEN.discard(self)
+        metrics.websocket_closed()
+        for name in list(self._subscriptions):
+            self.leave(name)
+
+    def shut(self, reason: str) -> None:
+        """Close from the server side (policy violation code 1008), from any thread."""
+        self.close()
+        try:
+            with self._send_lock:
+                self.ws.close(reason=1008, message=reason)
+        except Exception:  # noqa: BLE001 - already gone is fine
+            pass
