@@ -1,0 +1,1 @@
+"""One's own account pages: profile, email, password, sessions."""

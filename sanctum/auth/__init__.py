@@ -1,0 +1,1 @@
+"""Accounts: setup, sign-in, server-side sessions, passwords, verification and reset."""

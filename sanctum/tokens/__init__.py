@@ -1,0 +1,1 @@
+"""Personal API tokens and API sessions with rotating refresh tokens."""
