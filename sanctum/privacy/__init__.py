@@ -1,0 +1,1 @@
+"""Data rights: export everything held about a person, and erase an account."""
