@@ -1,0 +1,1 @@
+"""Agents: the registry pages, providers, and the rules in service.py."""

@@ -1,0 +1,1 @@
+"""The Broca web-chat bridge protocol, served at `/api/v1/?action=…` (see routes.py)."""
