@@ -1,0 +1,1 @@
+"""Live chat with agents: chats, messages, runs, usage and quotas."""
