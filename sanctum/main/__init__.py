@@ -1,0 +1,3 @@
+from sanctum.main.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,3 @@
+from sanctum.ops.routes import bp
+
+__all__ = ["bp"]
