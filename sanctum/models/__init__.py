@@ -8,6 +8,7 @@ from sanctum.models.discovery import BrocaLink, BrocaSource
 from sanctum.models.invitation import Invitation, InvitationBatch, InvitationBatchRow
 from sanctum.models.job import JobRecord
 from sanctum.models.mail import Mail
+from sanctum.models.moderation import Flag, ModerationAction, ModerationItem, Sanction, ScreeningRule, sanction_agents
 from sanctum.models.privacy import DataExport, UserErasure
 from sanctum.models.rbac import Permission, Role, UserPermission, role_permissions
 from sanctum.models.setting import Setting
@@ -16,6 +17,12 @@ from sanctum.models.tool import Tool
 from sanctum.models.user import AccountToken, LoginThrottle, User, UserSession
 
 __all__ = [
+    "Flag",
+    "ModerationAction",
+    "ModerationItem",
+    "Sanction",
+    "ScreeningRule",
+    "sanction_agents",
     "Agent",
     "BridgeMessage",
     "ChatMessage",

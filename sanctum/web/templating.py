@@ -15,6 +15,7 @@ NAVIGATION: list[tuple[str, str, str]] = [
     ("Users", "users.users_index", "users.view"),
     ("Agents", "agents.agents_index", "agents.view"),
     ("Tools", "tools.tools_index", "tools.view"),
+    ("Moderation", "moderation.queue_index", "moderation.review"),
     ("Accounts", "admin.users_attention", "users.manage"),
     ("Roles", "admin.roles_index", "roles.manage"),
     ("Quotas", "admin.quotas_index", "users.manage"),
