@@ -20,7 +20,7 @@ def _snapshot(rule: ScreeningRule) -> dict:
     return {name: getattr(rule, name) for name in FIELDS}
 
 
-def save_rule(*, actor: User, rule: Optional[ScreeningRule], data: dict) -> ScreeningRule:
+def save_rule(*, actor: Optional[User], rule: Optional[ScreeningRule], data: dict) -> ScreeningRule:
     values = {name: data.get(name) for name in FIELDS}
     values["name"] = " ".join((values["name"] or "").split())
     values["category"] = (values["category"] or "").strip().lower()
@@ -49,7 +49,7 @@ def save_rule(*, actor: User, rule: Optional[ScreeningRule], data: dict) -> Scre
         raise error
     before = None if rule is None else _snapshot(rule)
     if rule is None:
-        rule = ScreeningRule(created_by_id=actor.id)
+        rule = ScreeningRule(created_by_id=getattr(actor, "id", None))
         db.session.add(rule)
     for name, value in values.items():
         setattr(rule, name, value)
