@@ -6,8 +6,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-# Imported for what they register: the live channel and renderer, audit links.
-from sanctum.moderation import links as _links, live as _live  # noqa: F401
+# Imported for what they register: the live channel and renderer, audit links, dashboard tiles,
+# data-rights export and erasure.
+from sanctum.moderation import dashboard as _dashboard, links as _links, live as _live  # noqa: F401
 from sanctum.moderation import sanctions, service
 from sanctum.moderation.forms import DecisionForm, FlagForm, LiftForm, RuleForm, RuleTestForm, SanctionEditForm, \
     SanctionForm, UnhideForm
