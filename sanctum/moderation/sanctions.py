@@ -130,7 +130,7 @@ def apply(*, actor: User, user: User, type_: str, reason: str, expires_at: Optio
                  details={"sanction": sanction.id, **_snapshot(sanction), "sessions_ended": len(ended),
                           "item": item_id})
     end = "" if type_ == "warning" else f" ({describe_end(sanction)})"
-    notify([user.id], "sanction.applied", f"{sanction.label}{end}", body=reason)
+    notify([user.id], "sanction.applied", f"{sanction.label}{end}", body=reason, link=_standing())
     _publish(sanction)
     if commit:
         db.session.commit()
@@ -153,7 +153,7 @@ def update(*, actor: User, sanction: Sanction, reason: Optional[str] = None,
     audit.record("sanction.updated", actor=actor, target=user,
                  details={"sanction": sanction.id, "before": before, "after": _snapshot(sanction)})
     notify([user.id], "sanction.updated", f"Your {sanction.label.lower()} was changed ({describe_end(sanction)})",
-           body=sanction.reason)
+           body=sanction.reason, link=_standing())
     _publish(sanction)
     db.session.commit()
     return sanction
@@ -170,7 +170,8 @@ def lift(*, actor: User, sanction: Sanction, reason: str) -> Sanction:
     _end(sanction, user, by=actor, reason=reason[:1000])
     audit.record("sanction.lifted", actor=actor, target=user,
                  details={"sanction": sanction.id, "type": sanction.type, "reason": reason[:1000]})
-    notify([user.id], "sanction.lifted", f"Your {sanction.label.lower()} was lifted", body=reason[:1000])
+    notify([user.id], "sanction.lifted", f"Your {sanction.label.lower()} was lifted", body=reason[:1000],
+           link=_standing())
     db.session.commit()
     return sanction
 
@@ -209,6 +210,13 @@ def list_sanctions(*, user_id: Optional[int] = None, type_: Optional[str] = None
     if before_id:
         query = query.where(Sanction.id < before_id)
     return list(db.session.scalars(query.order_by(Sanction.id.desc()).limit(limit)))
+
+
+def _standing() -> Optional[str]:
+    """Where a person reads about their sanctions (a link for notifications made in a request)."""
+    from flask import has_request_context, url_for
+
+    return url_for("moderation.my_standing") if has_request_context() else None
 
 
 def _publish(sanction: Sanction) -> None:
