@@ -190,7 +190,11 @@ class RedisBus:
         """Why live updates do not flow to this process right now, or None when they do. Cheap
         enough for every page: it reads the listener's state (starting it if need be)."""
         self.start()
-        if self.connected.is_set() or self.connected.wait(0.3):
+        if self.connected.is_set():
+            return None
+        # Still making its first connection (no error yet): give it a moment. During an
+        # outage (an error is recorded) nothing waits, so pages stay fast.
+        if self.last_error is None and self.connected.wait(1.0):
             return None
         return self.last_error or "connecting to Redis"
 
