@@ -8,8 +8,7 @@ from typing import Optional
 from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, SimpleWorker, Worker
-from rq import worker_registration
+from rq import Queue, SimpleWorker, Worker, worker_registration
 
 RUNNER = "sanctum.jobs.service.run_job"
 

@@ -10,9 +10,9 @@ from simple_websocket import ConnectionClosed
 
 from flask_login import current_user
 
+from sanctum import events
 from sanctum.auth.sessions import session_still_valid
 from sanctum.extensions import db, sock
-from sanctum import events
 from sanctum.live.hub import Connection, handler_for, live_state, watch_revocations
 from sanctum.web.access import deny, permission_required
 
