@@ -55,7 +55,7 @@ class Cluster:
     def env(self) -> dict:
         env = worker_env(self.database_url, self.prefix, self.tmp)
         env.update(SANCTUM_REDIS_URL=self.redis.url, SANCTUM_ENCRYPTION_KEY=ENCRYPTION_KEY,
-                   SANCTUM_JOB_RECOVERY_EVERY="1", SANCTUM_JOB_LOST_AFTER="2", SANCTUM_LOG_LEVEL="INFO",
+                   SANCTUM_JOB_RECOVERY_EVERY="1", SANCTUM_LOG_LEVEL="INFO",
                    # Every sign-in of the module comes from 127.0.0.1; the shared-limit test uses
                    # ACCOUNT_RATE_LIMIT (5 a minute) on /forgot instead.
                    SANCTUM_LOGIN_RATE_LIMIT="600 per minute")
