@@ -10,9 +10,10 @@ from simple_websocket import ConnectionClosed
 
 from flask_login import current_user
 
+from sanctum import events
 from sanctum.auth.sessions import session_still_valid
 from sanctum.extensions import db, sock
-from sanctum.live.hub import Connection, handler_for, watch_revocations
+from sanctum.live.hub import Connection, handler_for, live_state, watch_revocations
 from sanctum.web.access import deny, permission_required
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,9 @@ def live_socket(ws):
     try:
         for name in request.args.getlist("channel")[:MAX_CHANNELS]:
             connection.join(name)
-        connection.send_json({"type": "hello", "channels": connection.channels})
+        state = live_state(events.degraded())
+        connection.send_json({"type": "hello", "channels": connection.channels, "live": state["status"],
+                              **({"reason": state["reason"]} if "reason" in state else {})})
         while not connection.closed.is_set():
             raw = ws.receive(timeout=30)
             # Every message, and every quiet half-minute, asks again whether this session

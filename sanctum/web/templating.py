@@ -37,10 +37,11 @@ class NavItem:
 
 
 def init_app(app: Flask) -> None:
+    from sanctum.events import degraded
     from sanctum.models.base import utcnow
 
     app.jinja_env.globals.update(app_name="Sanctum", htmx_config=HTMX_CONFIG, can=can, navigation=navigation,
-                                 now=utcnow)
+                                 now=utcnow, live_degraded=degraded)
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["ago"] = time_ago
     app.jinja_env.filters["device"] = describe_device
