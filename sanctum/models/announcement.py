@@ -31,7 +31,7 @@ class Announcement(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    created_by: Mapped[Optional[User]] = relationship(lazy="joined")
+    created_by: Mapped[Optional[User]] = relationship()
 
     __table_args__ = (Index("ix_announcements_window", "starts_at", "ends_at"),)
 
