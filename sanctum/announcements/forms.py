@@ -16,7 +16,8 @@ LEVEL_LABELS = {"info": "Info", "warning": "Warning", "critical": "Critical (can
 class AnnouncementForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=TITLE_MAX)])
     body = TextAreaField("Message", validators=[Optional(), Length(max=BODY_MAX)],
-                         description="Markdown: **bold**, _italic_, [links](https://example.com), lists.")
+                         description="Markdown: **bold**, _italic_, [links](https://example.com), lists.",
+                         render_kw={"rows": 5})
     level = SelectField("Level", choices=choices((level, LEVEL_LABELS[level]) for level in ANNOUNCEMENT_LEVELS),
                         default="info")
     starts_at = DateTimeLocalField("Starts (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()],

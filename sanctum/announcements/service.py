@@ -138,10 +138,24 @@ def _notify_if_started(announcement: Announcement) -> bool:
     now = utcnow()
     if announcement.notified_at is not None or announcement.state(now) != "current":
         return False
-    body = announcement.body if len(announcement.body) <= 500 else announcement.body[:499] + "…"
-    notify(audience_ids(announcement), "announcement", announcement.title, body=body or None)
+    body = plain_text(announcement.body)
+    body = body if len(body) <= 500 else body[:499] + "…"
+    # The author wrote it and needs no bell for it.
+    audience = [user_id for user_id in audience_ids(announcement) if user_id != announcement.created_by_id]
+    notify(audience, "announcement", announcement.title, body=body or None)
     announcement.notified_at = now
     return True
+
+
+def plain_text(markdown: str) -> str:
+    """The words of a Markdown body without its markup (notifications are plain text)."""
+    import html
+
+    import nh3
+
+    from sanctum.chat.render import render_markdown
+
+    return html.unescape(nh3.clean(str(render_markdown(markdown)), tags=set())).strip()
 
 
 def start_due_announcements(*, window: timedelta = timedelta(minutes=2)) -> dict[str, int]:

@@ -10,7 +10,7 @@ from sanctum.extensions import db
 from sanctum.models import Announcement, AnnouncementDismissal, Notification, User
 from tests.announcements.conftest import publish
 from tests.conftest import CLOCK_START
-from tests.support.accounts import audit_events, csrf_token
+from tests.support.accounts import AuthActions, audit_events, csrf_token
 from tests.support.queries import count_queries
 
 HX = {"HX-Request": "true"}
@@ -151,12 +151,20 @@ def test_an_announcement_not_meant_for_me_cannot_be_dismissed(app, client, auth)
     assert client.post("/announcements/999/dismiss", data={"csrf_token": token}).status_code == 404
 
 
-def test_publishing_notifies_the_audience_once(app):
-    publish(app, title="For moderators", audience=["moderator"])
+def test_publishing_notifies_the_audience_once_in_plain_words(app):
+    announcement = publish(app, title="For moderators", audience=["moderator", "admin"],
+                           body="The queue moved to **/moderation** & [docs](https://example.com).")
     with app.app_context():
-        who = db.session.scalars(select(User.username).join(Notification, Notification.user_id == User.id)
-                                 .where(Notification.kind == "announcement")).all()
-    assert who == ["mod"]
+        rows = db.session.execute(select(User.username, Notification.body)
+                                  .join(Notification, Notification.user_id == User.id)
+                                  .where(Notification.kind == "announcement")).all()
+    assert rows == [("mod", "The queue moved to /moderation & docs.")]  # the author (admin) is not told
+    admin = AuthActions(app.test_client())
+    admin.login("admin")
+    page = f"/admin/announcements/{announcement}/edit"
+    admin.post(page, {"title": "For moderators", "level": "warning", "audience": ["moderator"]}, page=page)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Notification)) == 1  # not again on edit
 
 
 def test_a_scheduled_announcement_notifies_when_it_starts(app, clock):
@@ -176,7 +184,7 @@ def test_a_scheduled_announcement_notifies_when_it_starts(app, clock):
     with app.app_context():
         assert start_due_announcements()["started"] == 1
         assert start_due_announcements()["started"] == 0  # once
-    assert notified() == 4  # the four seeded accounts
+    assert notified() == 3  # the seeded accounts but the author
 
 
 def test_banners_and_the_bell_cost_a_bounded_number_of_queries(app, client, auth):
