@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, request
@@ -83,6 +84,22 @@ def serve(ws, channels: list[str]) -> None:
         pass
     finally:
         connection.close()
+        _let_the_close_finish(ws)
+
+
+def _let_the_close_finish(ws) -> None:
+    """End the TCP connection once the websocket is closed. After a close the server started
+    (sign-out, revocation) the browser answers and then waits for the server to hang up; if this
+    view just returned, Werkzeug's server would write an HTTP response on the same connection,
+    which the browser reports as an invalid frame. Gunicorn writes nothing; hanging up is right
+    for both."""
+    thread = getattr(ws, "thread", None)
+    if thread is not None and thread.is_alive() and not ws.connected:
+        thread.join(timeout=2)  # the browser's answer to our close
+    try:
+        ws.sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, AttributeError):
+        pass  # already gone
 
 
 def _handle(connection: Connection, raw) -> None:
