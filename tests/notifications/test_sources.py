@@ -52,3 +52,21 @@ def test_a_tool_going_down_notifies_its_managers_once_per_fall(app):
     with app.app_context():
         link = db.session.scalar(select(Notification.link).where(Notification.kind == "tool.unhealthy"))
     assert link == "/tools/?category=smcp"
+
+
+def test_an_agent_going_down_notifies_agent_managers_through_the_health_job(app, wait_for_job):
+    """Through the jobs seam: in the scaled mode the RQ worker writes the rows and raises the event."""
+    from sanctum.agents.service import create_agent
+    from tests.health.test_health import run_health_job
+
+    with app.app_context():
+        agent_id = create_agent(data={"name": "gone", "display_name": "Gone Fishing", "provider": "openai",
+                                      "model": "m", "base_url": "http://127.0.0.1:9/v1", "connect_timeout": 1},
+                                actor=None).id
+    run_health_job(app, wait_for_job)
+    assert notices(app, "agent.unhealthy") == [("admin", "Agent Gone Fishing is down")]
+    run_health_job(app, wait_for_job)
+    assert len(notices(app, "agent.unhealthy")) == 1  # still down: not again
+    with app.app_context():
+        assert db.session.scalar(select(Notification.link).where(Notification.kind == "agent.unhealthy")) \
+            == f"/agents/{agent_id}"
