@@ -9,6 +9,7 @@ from sanctum.auth.forms import EmptyForm
 from sanctum.extensions import sock
 from sanctum.live import routes as live_routes
 from sanctum.notifications import live as _live  # noqa: F401  (registers the channel and its renderer)
+from sanctum.notifications import privacy as _privacy  # noqa: F401  (registers the export section and eraser)
 from sanctum.notifications import service
 from sanctum.web.access import permission_required
 from sanctum.web.render import render, wants_partial

@@ -181,3 +181,21 @@ def test_the_bell_costs_one_query_however_many_notifications(app, client, auth):
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(Notification)) == 31
     assert cost() == before
+
+
+def test_notifications_are_exported_and_erased_with_their_owner(app):
+    from sanctum.notifications.privacy import erase_notifications, export_notifications
+    from sanctum.privacy.registry import ErasureContext
+
+    send(app, "ursula", "Warning received", body="Reason: spam")
+    send(app, "vera", "Not Ursula's")
+    with app.app_context():
+        ursula = db.session.scalar(select(User).where(User.username == "ursula"))
+        exported = export_notifications(ursula)
+        assert [n["title"] for n in exported["notifications"]] == ["Warning received"]
+        summary = erase_notifications(ErasureContext(user=ursula, actor=ursula, old_email=ursula.email,
+                                                     pseudonym="deleted-1", placeholder_email="x@invalid",
+                                                     chats_mode="delete", now=utcnow()))
+        db.session.commit()
+    assert summary == {"notifications_deleted": 1, "dismissals_deleted": 0}
+    assert [n.title for n in _rows(app)] == ["Not Ursula's"]
