@@ -206,3 +206,21 @@ def test_banners_and_the_bell_cost_a_bounded_number_of_queries(app, client, auth
     client.post(f"/announcements/{dismissed}/dismiss", data={"csrf_token": token})
     assert len(banner_ids(client)) == 4
     assert cost() == baseline
+
+
+def test_the_start_job_runs_periodically_through_the_jobs_seam(app, wait_for_job):
+    """In the scaled mode the RQ worker (on the real clock) runs it and its notifications reach
+    this database."""
+    from sanctum import jobs
+    from sanctum.models.base import utcnow
+
+    assert app.extensions["sanctum.periodic"]["sanctum.announcements.jobs.start_due_announcements"] == 60
+    soon = publish(app, title="Soon", starts_at=(utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
+    with app.app_context():
+        db.session.get(Announcement, soon).starts_at = utcnow() - timedelta(minutes=1)  # as if a day passed
+        record = jobs.enqueue("sanctum.announcements.jobs.start_due_announcements", description="test")
+        db.session.commit()
+        record_id = record.id
+    assert wait_for_job(record_id, timeout=30).status == "succeeded"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Notification)) == 3
