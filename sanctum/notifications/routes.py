@@ -55,7 +55,7 @@ def notifications_index():
 def notifications_read(notification_id: int):
     _checked()
     try:
-        row = service.mark_read(user=_me(), notification_id=notification_id)
+        service.mark_read(user=_me(), notification_id=notification_id)
     except LookupError:
         abort(404)
     if wants_partial():

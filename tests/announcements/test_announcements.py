@@ -69,8 +69,6 @@ def test_the_audience_and_the_time_window_decide_who_sees_it(app, clock, client,
     clock.shift(timedelta(hours=1, minutes=1))
     assert banner_ids(client) == [str(later)]
     vera = app.test_client()
-    from tests.support.accounts import AuthActions
-
     AuthActions(vera).login("vera")
     assert banner_ids(vera) == []  # viewers are not in the audience
     clock.shift(timedelta(hours=1))
@@ -125,8 +123,6 @@ def test_a_dismissed_banner_stays_dismissed(app, client, auth):
     assert client.post(f"/announcements/{announcement}/dismiss", data={"csrf_token": token}).status_code == 302
     assert banner_ids(client) == []
     other = app.test_client()
-    from tests.support.accounts import AuthActions
-
     AuthActions(other).login("vera")
     assert banner_ids(other) == [str(announcement)]  # dismissal is per person
     with app.app_context():
