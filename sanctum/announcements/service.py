@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import case, exists, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from sanctum import audit, events
 from sanctum.announcements import CHANNEL
 from sanctum.extensions import db
-from sanctum.models import ANNOUNCEMENT_LEVELS, Announcement, AnnouncementDismissal, Role, User
+from sanctum.models import ANNOUNCEMENT_LEVELS, Announcement, AnnouncementDismissal, Notification, Role, User
 from sanctum.models.base import utcnow
 
 TITLE_MAX, BODY_MAX = 200, 5000
@@ -176,19 +176,45 @@ def start_due_announcements(*, window: timedelta = timedelta(minutes=2)) -> dict
 
 # ---------------------------------------------------------------- what a user sees
 
-def banners_for(user: Optional[User]) -> list[Announcement]:
-    """The current announcements this user has not dismissed: one query (the user's role is
-    already loaded with the user; the audience is a short list checked here)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return []
+def _shown_to(user: User):
+    """Current and not dismissed by `user`: the condition every banner query uses."""
     now = utcnow()
     dismissed = exists().where(AnnouncementDismissal.announcement_id == Announcement.id,
                                AnnouncementDismissal.user_id == user.id)
-    rows = db.session.scalars(select(Announcement).where(
-        Announcement.starts_at <= now, or_(Announcement.ends_at.is_(None), Announcement.ends_at > now), ~dismissed)
-        .order_by(_SEVERITY, Announcement.starts_at.desc(), Announcement.id.desc())).all()
+    return and_(Announcement.starts_at <= now, or_(Announcement.ends_at.is_(None), Announcement.ends_at > now),
+                ~dismissed)
+
+
+def _for_role(user: User, rows) -> list[Announcement]:
+    """The audience is a short list of role names, checked here (the user's role came with the user)."""
     role = user.role.name if user.role is not None else ""
-    return [row for row in rows if row.reaches(role)][:BANNER_LIMIT]
+    return [row for row in rows if row is not None and row.reaches(role)][:BANNER_LIMIT]
+
+
+_ORDER = (_SEVERITY, Announcement.starts_at.desc(), Announcement.id.desc())
+
+
+def banners_for(user: Optional[User]) -> list[Announcement]:
+    """The current announcements this user has not dismissed: one query."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return []
+    return _for_role(user, db.session.scalars(select(Announcement).where(_shown_to(user)).order_by(*_ORDER)))
+
+
+@dataclass
+class Header:
+    unread: int
+    banners: list[Announcement]
+
+
+def header_for(user: User) -> Header:
+    """What every full page's header needs, in ONE statement: the bell's unread count, outer-joined
+    to the user's banners (a row per banner, or one row with no banner)."""
+    unread = select(func.count().label("unread")).select_from(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)).subquery()
+    rows = db.session.execute(select(unread.c.unread, Announcement).select_from(unread)
+                              .outerjoin(Announcement, _shown_to(user)).order_by(*_ORDER)).all()
+    return Header(unread=rows[0][0] if rows else 0, banners=_for_role(user, (row[1] for row in rows)))
 
 
 def visible_announcement(*, user: User, announcement_id: int) -> Announcement:

@@ -63,21 +63,25 @@ def navigation() -> list[NavItem]:
 
 
 def unread_notifications() -> int:
-    """The bell's count: one query, only when a full page (base.html) is rendered."""
-    from sanctum.notifications.service import unread_count
-
-    if not current_user.is_authenticated:
-        return 0
-    return _or_when_database_fails(lambda: unread_count(current_user.id), 0)
+    """The bell's count (see `_header`), only when a full page (base.html) is rendered."""
+    return _header().unread if current_user.is_authenticated else 0
 
 
 def announcement_banners() -> list:
-    """The signed-in user's current banners: one query per full page."""
-    from sanctum.announcements.service import banners_for
+    """The signed-in user's current banners (see `_header`)."""
+    return _header().banners if current_user.is_authenticated else []
 
-    if not current_user.is_authenticated:
-        return []
-    return _or_when_database_fails(lambda: banners_for(current_user._get_current_object()), [])
+
+def _header():
+    """Bell and banners come from one statement per page, fetched once and kept on `g`."""
+    from flask import g
+
+    from sanctum.announcements.service import Header, header_for
+
+    if "_sanctum_header" not in g:
+        g._sanctum_header = _or_when_database_fails(lambda: header_for(current_user._get_current_object()),
+                                                    Header(unread=0, banners=[]))
+    return g._sanctum_header
 
 
 def _or_when_database_fails(read, fallback):

@@ -184,7 +184,7 @@ def test_a_scheduled_announcement_notifies_when_it_starts(app, clock):
 
 
 def test_banners_and_the_bell_cost_a_bounded_number_of_queries(app, client, auth):
-    """One query for the banners and one for the bell, however many of either there are."""
+    """One statement for the bell and the banners together, however many of either there are."""
     auth.login("ursula")
     client.get("/account/")
 
@@ -202,6 +202,10 @@ def test_banners_and_the_bell_cost_a_bounded_number_of_queries(app, client, auth
     client.post(f"/announcements/{dismissed}/dismiss", data={"csrf_token": token})
     assert len(banner_ids(client)) == 4
     assert cost() == baseline
+    with count_queries(app) as statements:
+        client.get("/account/")
+    header = [s for s in statements if "announcements" in s or "notifications" in s]
+    assert len(header) == 1, "bell and banners share one statement"
 
 
 def test_the_start_job_runs_periodically_through_the_jobs_seam(app, wait_for_job):
