@@ -1,5 +1,6 @@
 """Every model, imported here so Alembic and the app see the whole schema."""
 from sanctum.models.agent import STATUSES, Agent, agent_roles, agent_users
+from sanctum.models.announcement import ANNOUNCEMENT_LEVELS, Announcement, AnnouncementDismissal
 from sanctum.models.audit import AuditChainHead, AuditEvent
 from sanctum.models.bridge import BridgeMessage
 from sanctum.models.chat import ChatMessage, ChatQuota, ChatSession, Run, UsageDaily
@@ -9,6 +10,7 @@ from sanctum.models.invitation import Invitation, InvitationBatch, InvitationBat
 from sanctum.models.job import JobRecord
 from sanctum.models.mail import Mail
 from sanctum.models.moderation import Flag, ModerationAction, ModerationItem, Sanction, ScreeningRule, sanction_agents
+from sanctum.models.notification import Notification
 from sanctum.models.privacy import DataExport, UserErasure
 from sanctum.models.rbac import Permission, Role, UserPermission, role_permissions
 from sanctum.models.setting import Setting
@@ -23,7 +25,11 @@ __all__ = [
     "Sanction",
     "ScreeningRule",
     "sanction_agents",
+    "ANNOUNCEMENT_LEVELS",
     "Agent",
+    "Announcement",
+    "AnnouncementDismissal",
+    "Notification",
     "BridgeMessage",
     "ChatMessage",
     "ChatQuota",

@@ -1,4 +1,12 @@
-# TEMPORARY local stub until the notifications branch merges (never committed)
-NOTES = []
-def notify(user_ids, kind, title, *, body=None, link=None):
-    NOTES.append((list(user_ids), kind, title, body, link))
+"""Notifications: rows for one user each, a bell with the unread count, live over the page's socket.
+
+Other features call the service inside their own transaction:
+
+    from sanctum.notifications import notify, notify_permission
+    notify([user.id], "sanction.applied", "You may not post until Friday", body=reason, link="/account/")
+    notify_permission("agents.manage", "agent.unhealthy", "Agent Echo is down")
+    db.session.commit()      # the caller commits; the bell updates once it has
+"""
+from sanctum.notifications.service import channel_for, notify, notify_permission
+
+__all__ = ["channel_for", "notify", "notify_permission"]

@@ -769,6 +769,40 @@ def user_erased(ctx):
                   page=f"/admin/privacy/users/{target[1]}")
     return target
 
+# ---------------------------------------------------------------- announcements (issue 8)
+
+def _announcement_id(ctx):
+    from sanctum.models import Announcement
+
+    return ctx.scalar(select(Announcement.id).order_by(Announcement.id.desc()))
+
+
+def announcement_created(ctx):
+    ctx.auth.login("mod")  # announcements.manage is a moderator's too
+    ctx.auth.post("/admin/announcements/new", {"title": "Maintenance", "level": "info"},
+                  page="/admin/announcements/new")
+    return "announcement", str(_announcement_id(ctx))
+
+
+def announcement_updated(ctx):
+    announcement_created(ctx)
+    page = f"/admin/announcements/{_announcement_id(ctx)}/edit"
+    ctx.auth.post(page, {"title": "Maintenance moved", "level": "warning"}, page=page)
+    return "announcement", str(_announcement_id(ctx))
+
+
+def announcement_ended(ctx):
+    announcement_created(ctx)
+    ctx.auth.post(f"/admin/announcements/{_announcement_id(ctx)}/end", page="/admin/announcements/")
+    return "announcement", str(_announcement_id(ctx))
+
+
+def announcement_deleted(ctx):
+    announcement_created(ctx)
+    announcement_id = _announcement_id(ctx)
+    ctx.auth.post(f"/admin/announcements/{announcement_id}/delete", page="/admin/announcements/")
+    return "announcement", str(announcement_id)
+
 
 # ---------------------------------------------------------------- moderation (issue 8)
 
@@ -886,6 +920,10 @@ def sanction_expired(ctx):
 CATALOG: dict[str, Case] = {
     "access.denied": Case(access_denied, "vera", "denied"),
     "agent.api_key_cleared": Case(agent_api_key_cleared, "admin"),
+    "announcement.created": Case(announcement_created, "mod"),
+    "announcement.deleted": Case(announcement_deleted, "mod"),
+    "announcement.ended": Case(announcement_ended, "mod"),
+    "announcement.updated": Case(announcement_updated, "mod"),
     "agent.api_key_replaced": Case(agent_api_key_replaced, "admin"),
     "agent.api_key_set": Case(agent_api_key_set, "admin"),
     "agent.bridge_key_created": Case(bridge_key_created, "admin"),
