@@ -104,7 +104,7 @@ def register_blueprints(app: Flask) -> None:
     from sanctum.invitations.routes import bp as invitations_bp
     from sanctum.live.routes import bp as live_bp
     from sanctum.metrics.routes import bp as metrics_bp
-    from sanctum.moderation.routes import bp as moderation_bp
+    from sanctum.moderation.routes import bp as moderation_bp, socket_bp as moderation_socket_bp
     from sanctum.notifications.routes import bp as notifications_bp
     from sanctum.main import bp as main_bp
     from sanctum.ops import bp as ops_bp
@@ -116,7 +116,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (auth_bp, main_bp, chat_bp, account_bp, tokens_bp, admin_bp, users_bp, agents_bp, tools_bp,
                       settings_bp, dashboard_bp, audit_bp, jobs_bp, metrics_bp, invitations_bp, discovery_bp,
-                      privacy_bp, moderation_bp, api_bp, legacy_api_bp, bridge_bp, ops_bp, live_bp, notifications_bp,
+                      privacy_bp, moderation_bp, moderation_socket_bp, api_bp, legacy_api_bp, bridge_bp, ops_bp, live_bp, notifications_bp,
                       announcements_bp):
         app.register_blueprint(blueprint)
 

@@ -14,15 +14,17 @@ from sanctum.moderation.forms import DecisionForm, FlagForm, LiftForm, RuleForm,
     SanctionForm, UnhideForm
 from sanctum.moderation import rules as rule_service
 from sanctum.auth.service import find_user
-from sanctum.extensions import db
+from sanctum.extensions import db, sock
+from sanctum.live import routes as live_routes
 from sanctum.models import Agent, ChatMessage, ChatSession, Sanction, ScreeningRule, User
 from sanctum.models.moderation import FLAG_REASONS, SANCTION_TYPES
 from sanctum.rbac.service import has_permission
-from sanctum.web.access import permission_required
+from sanctum.web.access import deny, permission_required
 from sanctum.web.forms import apply_error, choices, invalid
 from sanctum.web.render import render, wants_partial
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
+socket_bp = Blueprint("moderation_live", __name__)  # /ws/moderation lives outside the /moderation prefix
 
 
 def _me() -> User:
@@ -317,3 +319,22 @@ def my_standing():
     """What moderation has done about me: sanctions in force and past, with reasons."""
     rows = sanctions.list_sanctions(user_id=_me().id, active=None, limit=50)
     return render_template("moderation/standing.html", rows=rows, now_rows=sanctions.in_force(_me().id))
+
+
+# ---------------------------------------------------------------- the queue's own socket (seed 000)
+
+@socket_bp.before_request
+def check_handshake():
+    """Refuse before the upgrade: a foreign origin, no session, or no right to review."""
+    if request.endpoint == "moderation_live.moderation_socket":
+        live_routes.refuse_bad_handshake()
+        if deny("moderation.review") is not None:
+            abort(403)
+    return None
+
+
+@sock.route("/ws/moderation", bp=socket_bp)
+@permission_required("moderation.review")
+def moderation_socket(ws):
+    """The page socket already joined to the live queue (plus any `channel=` asked for)."""
+    live_routes.serve(ws, [service.CHANNEL] + request.args.getlist("channel"))

@@ -109,3 +109,35 @@ def test_sanctioning_from_an_item(app, auth, exchange):
     with app.app_context():
         assert db.session.get(ModerationItem, item_id).decision == "sanctioned"
     assert chat_messages(app, item_for(app, question).chat_id)[0].moderation == "hidden"
+
+
+def notes_of(app, username: str) -> list:
+    from sanctum.models import Notification, User
+
+    with app.app_context():
+        rows = db.session.scalars(select(Notification).join(User, User.id == Notification.user_id)
+                                  .where(User.username == username).order_by(Notification.id)).all()
+        return [(n.kind, n.title, n.body, n.link) for n in rows]
+
+
+def test_people_concerned_are_notified(app, auth, exchange, chat_id):
+    _question, answer = exchange
+    item_id = flagged(app, auth, answer)
+    mod = moderator(app)
+    mod.post(f"/moderation/items/{item_id}/decide", {"decision": "hidden", "reason": "Dangerous instructions."},
+             page=f"/moderation/items/{item_id}")
+    kinds = {kind: (title, body, link) for kind, title, body, link in notes_of(app, "ursula")}
+    assert kinds["flag.outcome"][0] == "The message you flagged was hidden by a moderator"
+    assert kinds["flag.outcome"][1] == "Dangerous instructions."
+    assert kinds["moderation.hidden"][2] == f"/chat/{chat_id}"
+    page = auth.client.get("/notifications/").get_data(as_text=True)
+    assert "The message you flagged was hidden by a moderator" in page
+
+
+def test_sanctions_are_notified_with_a_link_to_the_standing_page(app, auth):
+    mod = moderator(app)
+    mod.post("/moderation/sanctions/new", {"username": "ursula", "type": "post_restriction", "duration": "24h",
+                                           "reason": "Cool off."}, page="/moderation/sanctions/new")
+    [(kind, title, body, link)] = notes_of(app, "ursula")
+    assert (kind, body, link) == ("sanction.applied", "Cool off.", "/moderation/standing")
+    assert title.startswith("May read, may not send (until ")

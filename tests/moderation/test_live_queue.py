@@ -43,3 +43,32 @@ def test_people_who_may_not_review_cannot_listen(app, auth, live_server):
         assert data["type"] == "error" and data["code"] == "forbidden"
     finally:
         ws.close()
+
+
+def test_the_moderation_socket_is_the_queue_channel_for_reviewers_only(app, auth, exchange, live_server):
+    from simple_websocket import ConnectionError as WsConnectionError
+
+    from tests.support.sockets import connect, cookie_for, receive_json
+
+    with pytest.raises(WsConnectionError) as user:
+        connect(live_server, cookie_for(app, "ursula"), "/ws/moderation")
+    assert user.value.status_code == 403
+    with pytest.raises(WsConnectionError) as anonymous:
+        connect(live_server, None, "/ws/moderation")
+    assert anonymous.value.status_code == 401
+    ws = connect(live_server, cookie_for(app, "mod"), "/ws/moderation")
+    try:
+        assert receive_json(ws)["channels"] == ["moderation"]
+        _question, answer = exchange
+        auth.login("ursula")
+        auth.post(f"/moderation/flag/{answer}", {"reason": "spam"}, page=f"/moderation/flag/{answer}")
+        data = receive_json_until(ws, lambda d: d.get("type") == "moderation:item")
+        assert data["state"] == "open"
+    finally:
+        ws.close()
+
+
+def receive_json_until(ws, predicate):
+    from tests.moderation.conftest import receive_json as until
+
+    return until(ws, predicate)
