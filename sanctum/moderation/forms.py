@@ -73,8 +73,8 @@ class UnhideForm(FlaskForm):
 
 class RuleForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
-    kind = SelectField("Kind", choices=choices([("term", "Term or phrase (whole words, any case)"),
-                                                ("regex", "Regular expression (RE2 syntax, any case)")]))
+    kind = SelectField("Kind", choices=choices([("term", "Term or phrase"), ("regex", "Regular expression")]),
+                       description="Terms match whole words; both ignore case.")
     pattern = StringField("Pattern", validators=[DataRequired(), Length(max=1000)],
                           description="Regular expressions run on RE2: linear time, no backreferences or lookaround.")
     category = StringField("Category", validators=[DataRequired(), Length(max=40)],
