@@ -320,3 +320,30 @@ def clock():
 def auth(client):
     """Sign in and out through the real forms (CSRF on): `auth.login("admin")`."""
     return AuthActions(client)
+
+
+# ---------------------------------------------------------------- browsers
+# One Playwright (and one Chromium) per test session: a second sync_playwright() in the same
+# process fails, so every test that drives a browser (tests/browser, tests/cluster) uses this.
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import launch
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.console_problems = []
+    page.on("console", lambda msg: msg.type in ("error", "warning") and page.console_problems.append(msg.text))
+    page.on("pageerror", lambda exc: page.console_problems.append(str(exc)))
+    yield page
+    context.close()

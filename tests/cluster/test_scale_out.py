@@ -330,44 +330,41 @@ def test_g_a_lockout_earned_on_one_process_holds_on_the_other(cluster):
 # ---------------------------------------------------------------------------- h. the same, in a browser
 
 @pytest.mark.browser
-def test_h_a_browser_shows_degraded_while_redis_is_down_and_catches_up_after(cluster):
+def test_h_a_browser_shows_degraded_while_redis_is_down_and_catches_up_after(cluster, browser):
     """sanctum.js and chat.js against the real thing: the banner follows the server's live
     state, and the reply to a message sent during the outage appears once Redis is back."""
-    from playwright.sync_api import expect, sync_playwright
-
-    from tests.support.browser import launch
+    from playwright.sync_api import expect
 
     cluster.person("gina", cluster.web2).close()
     chat_id = cluster.new_chat("gina")
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            page = browser.new_page()
-            problems: list[str] = []
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            page.goto(cluster.web2.url + "/login")
-            page.get_by_label("Username or email").fill("gina")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(cluster.web2.url + "/")
-            page.goto(f"{cluster.web2.url}/chat/{chat_id}")
-            banner = page.locator("#live-status")
-            expect(banner).to_be_hidden()
-            page.wait_for_timeout(500)  # the socket is open
+    context = browser.new_context()  # the session's one browser; a context per test
+    try:
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.goto(cluster.web2.url + "/login")
+        page.get_by_label("Username or email").fill("gina")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(cluster.web2.url + "/")
+        page.goto(f"{cluster.web2.url}/chat/{chat_id}")
+        banner = page.locator("#live-status")
+        expect(banner).to_be_hidden()
+        page.wait_for_timeout(500)  # the socket is open
 
-            cluster.redis.stop()
-            expect(banner).to_be_visible(timeout=10_000)
-            expect(banner).to_contain_text("degraded")
-            composer = page.get_by_label("Message")
-            composer.fill("anyone there?")
-            composer.press("Enter")
-            expect(page.locator(".message-user").get_by_text("anyone there?")).to_be_visible()
+        cluster.redis.stop()
+        expect(banner).to_be_visible(timeout=10_000)
+        expect(banner).to_contain_text("degraded")
+        composer = page.get_by_label("Message")
+        composer.fill("anyone there?")
+        composer.press("Enter")
+        expect(page.locator(".message-user").get_by_text("anyone there?")).to_be_visible()
 
+        cluster.redis.start()
+        expect(banner).to_be_hidden(timeout=20_000)
+        expect(page.locator(".message-agent").last).to_contain_text(SHORT_REPLY, timeout=30_000)
+        assert problems == []
+    finally:
+        if not cluster.redis.running:
             cluster.redis.start()
-            expect(banner).to_be_hidden(timeout=20_000)
-            expect(page.locator(".message-agent").last).to_contain_text(SHORT_REPLY, timeout=30_000)
-            assert problems == []
-        finally:
-            if not cluster.redis.running:
-                cluster.redis.start()
-            browser.close()
+        context.close()
