@@ -97,6 +97,8 @@ class Results:
               + (f" {row.verdict}" if row.verdict else ""), flush=True)
 
     def note(self, text: str) -> None:
+        if text in self.notes:
+            return
         self.notes.append(text)
         print(f"  note: {text}", flush=True)
 
