@@ -196,21 +196,21 @@ class Instance:
             return fn(app)
 
     @contextmanager
-    def serve(self, *, threads: int = 32, hooks: bool = False, worker: bool = False):
-        """`sanctum serve` on a free loopback port (with `sanctum worker` beside it when scaled out).
+    def serve(self, *, threads: int = 32, hooks: bool = False, workers: int = 0):
+        """`sanctum serve` on a free loopback port (with `workers` × `sanctum worker` beside it when scaled out).
         `hooks` serves through bench.server: the same command plus the bench-only broadcast action."""
         port = free_port()
         command = [str(BIN / "python"), "-m", "bench.server"] if hooks else [str(BIN / "sanctum")]
         command += ["serve", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads), "--no-migrate"]
         log = open(self.folder / f"serve-{port}.log", "w")
         procs = [spawn(command, self.env, log)]
-        if worker:
-            procs.append(spawn([str(BIN / "sanctum"), "worker"], self.env, open(self.folder / "worker.log", "w")))
+        for n in range(workers):
+            procs.append(spawn([str(BIN / "sanctum"), "worker"], self.env, open(self.folder / f"worker{n}.log", "w")))
         server = Server(f"http://127.0.0.1:{port}", procs[0], self)
         try:
             server.wait_ready()
-            if worker:
-                wait_for_worker(procs[1].pid)
+            for proc in procs[1:]:
+                wait_for_worker(proc.pid)
             yield server
         finally:
             for proc in procs:
