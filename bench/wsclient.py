@@ -43,11 +43,10 @@ class WebSocket:
 
     async def _read(self) -> None:
         try:
+            data = b""  # first, whatever arrived with the handshake's answer (the hello, often)
             while True:
-                data = await self.reader.read(65536)
-                if not data:
-                    break
-                self.conn.receive_data(data)
+                if data:
+                    self.conn.receive_data(data)
                 for event in self.conn.events():
                     if isinstance(event, TextMessage):
                         self._text.append(event.data)
@@ -64,6 +63,9 @@ class WebSocket:
                         except Exception:  # noqa: BLE001
                             pass
                         raise Closed()
+                data = await self.reader.read(65536)
+                if not data:
+                    break
         except (Closed, ConnectionError, asyncio.CancelledError):
             pass
         finally:
