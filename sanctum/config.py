@@ -52,6 +52,7 @@ DEFAULTS: dict = {
     "CHAT_RATE_LIMIT": "20 per minute",  # messages sent, per user
     # Accounts and sessions
     "BCRYPT_ROUNDS": 12,
+    "BCRYPT_CONCURRENCY": None,  # hashes at once per process; None → half the CPUs (pages keep the rest)
     "BASE_URL": "http://127.0.0.1:5000",  # links in mail are built from this
     "REGISTRATION_MODE": "closed",  # closed | open | approval; the `registration_mode` setting wins
     "SESSION_IDLE_MINUTES": 120,
