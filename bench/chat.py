@@ -20,6 +20,7 @@ as RQ's SimpleWorker runs one job at a time).
 from __future__ import annotations
 
 import json
+import random
 import statistics
 import subprocess
 import threading
@@ -53,13 +54,14 @@ def seed(app, clients: int, provider_url: str) -> list[tuple[str, int]]:
     return chats
 
 
-def direct(provider_url: str, clients: int, rounds: int) -> list[dict]:
+def direct(provider_url: str, clients: int, rounds: int, spread: float) -> list[dict]:
     out: list[dict] = []
     lock = threading.Lock()
 
     def one():
         with httpx.Client(timeout=60) as client:
             for _ in range(rounds):
+                time.sleep(random.uniform(0, spread))  # as the relay's clients do
                 started = time.time()
                 first = last = None
                 count = 0
@@ -80,7 +82,7 @@ def direct(provider_url: str, clients: int, rounds: int) -> list[dict]:
     return out
 
 
-def relay(server, chats: list[tuple[str, int]], rounds: int, tokens: int) -> list[dict]:
+def relay(server, chats: list[tuple[str, int]], rounds: int, tokens: int, rate: float) -> list[dict]:
     out: list[dict] = []
     lock = threading.Lock()
     sessions = [(server.sign_in(username), chat_id) for username, chat_id in chats]
@@ -94,8 +96,11 @@ def relay(server, chats: list[tuple[str, int]], rounds: int, tokens: int) -> lis
             hello = json.loads(ws.receive(timeout=10))
             assert hello.get("channels") == [f"chat:{chat_id}"], hello
             token = session.csrf(f"/chat/{chat_id}")
-            barrier.wait()
+            barrier.wait(timeout=120)
             for n in range(rounds):
+                # People do not press Send in the same millisecond: spread the sends over about a
+                # reply's length, so the figure is the relay's cost and not a queue of ten posts.
+                time.sleep(random.uniform(0, tokens / rate))
                 out_row = exchange(session, ws, chat_id, token, f"round {n}", tokens)
                 with lock:
                     out.append(out_row)
@@ -144,6 +149,10 @@ def run_threads(fn, count: int, args=None) -> int:
             fn(*a)
         except Exception as exc:  # noqa: BLE001 - counted, the others go on
             failures.append(exc)
+            if len(failures) == 1:
+                import traceback
+
+                traceback.print_exc()
 
     threads = [threading.Thread(target=guarded, args=(args[n] if args else ())) for n in range(count)]
     for t in threads:
@@ -169,14 +178,14 @@ def run(results: Results, *, clients: int = 10, tokens: int = 100, rate: float =
     provider_url = f"http://127.0.0.1:{port}"
     try:
         wait_http(provider_url + "/v1/models")
-        base = direct(provider_url, clients, rounds)
+        base = direct(provider_url, clients, rounds, tokens / rate)
         with Instance("chat_redis" if redis else "chat", database="postgresql" if redis else "sqlite", redis=redis,
                       extra_env={"SANCTUM_JOB_THREADS": str(clients),
                                  "SANCTUM_CHAT_MAX_CONCURRENT_RUNS": "3"}) as instance:
             chats = instance.seed(lambda app: seed(app, clients, provider_url))
             with instance.serve(threads=max(32, clients * 3), workers=clients if redis else 0) as server:
-                relay(server, chats[:1], 1, tokens)  # warm-up: templates, pools, the provider's connection
-                got = relay(server, chats, rounds, tokens)
+                relay(server, chats[:1], 1, tokens, rate)  # warm-up: templates, pools, the provider's connection
+                got = relay(server, chats, rounds, tokens, rate)
     finally:
         stop(provider)
     report(results, mode, base, got, clients)

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 
-
 from bench.harness import BIN, ROOT, Instance, Results, percentile, rss_kb, verdict
 from bench.wsclient import WebSocket
 
