@@ -5,7 +5,7 @@ import re
 from typing import Any, Iterable, Optional
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, exists, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -50,7 +50,13 @@ def may_use(agent: Agent, user: Any) -> bool:
     """Whether `user` may chat with `agent`: it is active, and their role or name is allowed."""
     if not agent.is_active or not getattr(user, "is_authenticated", False):
         return False
-    return user.role_id in {r.id for r in agent.roles} or user.id in {u.id for u in agent.users}
+    unloaded = inspect(agent).unloaded
+    if "roles" not in unloaded and "users" not in unloaded:
+        return user.role_id in {r.id for r in agent.roles} or user.id in {u.id for u in agent.users}
+    # Not loaded: one EXISTS rather than loading both lists (the chat page asks on every load).
+    return bool(db.session.scalar(select(or_(
+        exists().where(agent_roles.c.agent_id == agent.id, agent_roles.c.role_id == user.role_id),
+        exists().where(agent_users.c.agent_id == agent.id, agent_users.c.user_id == user.id)))))
 
 
 def visible_agents(user: Any) -> list[Agent]:
