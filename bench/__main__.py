@@ -37,6 +37,7 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=5, help="seconds of load per page (pages)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (pages)")
     parser.add_argument("--clients", type=int, default=10, help="concurrent chat clients (chat)")
+    parser.add_argument("--rounds", type=int, default=3, help="replies per chat client (chat)")
     parser.add_argument("--tokens", type=int, default=100, help="tokens per reply (chat)")
     parser.add_argument("--token-rate", type=float, default=200, help="tokens/s the fake provider emits (chat)")
     parser.add_argument("--sockets", type=int, default=1000, help="idle websockets (sockets)")
@@ -83,11 +84,13 @@ def main(argv=None) -> int:
         elif name == "chat":
             from bench import chat
 
-            chat.run(results, clients=args.clients, tokens=args.tokens, rate=args.token_rate, redis=False)
+            chat.run(results, clients=args.clients, tokens=args.tokens, rate=args.token_rate, rounds=args.rounds,
+                     redis=False)
             if args.no_redis:
                 pass
             elif "postgresql" in databases and redis_available():
-                chat.run(results, clients=args.clients, tokens=args.tokens, rate=args.token_rate, redis=True)
+                chat.run(results, clients=args.clients, tokens=args.tokens, rate=args.token_rate, rounds=args.rounds,
+                         redis=True)
             else:
                 results.note("chat with Redis + RQ skipped: needs Redis (SANCTUM_BENCH_REDIS) and PostgreSQL")
         elif name == "sockets":
