@@ -6,7 +6,7 @@
 # choice; use this file when a process manager must own the gunicorn command line.
 # Several workers need SANCTUM_REDIS_URL (events and jobs cross processes through Redis)
 # and `sanctum worker` processes to run the jobs. Apply migrations first with
-# `sanctum db upgrade` (one process; see README "Scaled out").
+# `sanctum db upgrade` (one process; see README "Running several processes").
 import multiprocessing
 import os
 

@@ -68,6 +68,8 @@ def register_seams(app: Flask) -> None:
     jobs.register_periodic(app, "sanctum.dashboard.health.publish_health", every=10, inline=True)
     jobs.register_periodic(app, "sanctum.invitations.jobs.expire_invitations", every=60)
     jobs.register_periodic(app, "sanctum.privacy.jobs.purge_expired_exports", every=300)
+    jobs.register_periodic(app, "sanctum.moderation.jobs.expire_sanctions", every=int(app.config["SANCTION_EXPIRY_EVERY"]))
+    jobs.register_periodic(app, "sanctum.announcements.jobs.start_due_announcements", every=60)
 
 
 def register_request_hooks(app: Flask) -> None:
@@ -89,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     from sanctum.account.routes import bp as account_bp
     from sanctum.admin import bp as admin_bp
     from sanctum.agents.routes import bp as agents_bp
+    from sanctum.announcements.routes import bp as announcements_bp
     from sanctum.api import bp as api_bp
     from sanctum.api.legacy import bp as legacy_api_bp
     from sanctum.audit.routes import bp as audit_bp
@@ -101,6 +104,8 @@ def register_blueprints(app: Flask) -> None:
     from sanctum.invitations.routes import bp as invitations_bp
     from sanctum.live.routes import bp as live_bp
     from sanctum.metrics.routes import bp as metrics_bp
+    from sanctum.moderation.routes import bp as moderation_bp, socket_bp as moderation_socket_bp
+    from sanctum.notifications.routes import bp as notifications_bp
     from sanctum.main import bp as main_bp
     from sanctum.ops import bp as ops_bp
     from sanctum.settings.routes import bp as settings_bp
@@ -111,7 +116,8 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (auth_bp, main_bp, chat_bp, account_bp, tokens_bp, admin_bp, users_bp, agents_bp, tools_bp,
                       settings_bp, dashboard_bp, audit_bp, jobs_bp, metrics_bp, invitations_bp, discovery_bp,
-                      privacy_bp, api_bp, legacy_api_bp, bridge_bp, ops_bp, live_bp):
+                      privacy_bp, moderation_bp, moderation_socket_bp, api_bp, legacy_api_bp, bridge_bp, ops_bp, live_bp, notifications_bp,
+                      announcements_bp):
         app.register_blueprint(blueprint)
 
 

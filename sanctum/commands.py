@@ -94,9 +94,8 @@ def apply_migrations() -> None:
 @with_appcontext
 def worker(burst: bool) -> None:
     """Run an RQ worker (with the scheduler) for the scaled-out mode."""
-    from rq import SimpleWorker
-
     from sanctum.jobs import get_backend
+    from sanctum.jobs.rq_backend import SanctumWorker
     from sanctum.jobs.scheduler import Scheduler
 
     backend = get_backend()
@@ -110,7 +109,7 @@ def worker(burst: bool) -> None:
     name = f"sanctum-{socket.gethostname()}-{os.getpid()}"
     # SimpleWorker runs each job in this process: no fork per job, so replies start sooner
     # and the database pool is not shared across a fork.
-    rq_worker = SimpleWorker([backend.queue], connection=backend.redis, name=name)
+    rq_worker = SanctumWorker([backend.queue], connection=backend.redis, name=name)
     scheduler = Scheduler(current_app._get_current_object())
     scheduler.start()
     try:

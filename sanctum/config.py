@@ -83,6 +83,7 @@ DEFAULTS: dict = {
     "ENCRYPTION_KEY": None,
     # Agents, tools and their health
     "HEALTH_CHECK_EVERY": 30,  # seconds between runs of the periodic health job
+    "SANCTION_EXPIRY_EVERY": 30,  # seconds between runs of the job that ends expired sanctions
     "HEALTH_CHECK_TIMEOUT": 5,  # seconds one check may take
     "HEALTH_HISTORY": 20,  # results kept per agent or tool
     "HEALTH_SLOW_MS": 2000,  # a check answering slower than this counts as Degraded

@@ -3,6 +3,6 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from sanctum.api import agents, auth, chats, me, tools, users  # noqa: E402,F401  (routes register on bp)
+from sanctum.api import agents, auth, chats, me, moderation, tools, users  # noqa: E402,F401  (routes register on bp)
 
 __all__ = ["bp"]

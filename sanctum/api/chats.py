@@ -32,8 +32,10 @@ def chat_json(chat: ChatSession) -> dict:
 
 
 def message_json(message: ChatMessage) -> dict:
-    return {"id": message.id, "role": message.role, "body": message.body, "status": message.status,
-            "error": message.error, "run_id": message.run_id, "created_at": message.created_at.isoformat()}
+    withheld = message.moderation == "hidden" or (message.moderation == "held" and message.role == "agent")
+    return {"id": message.id, "role": message.role, "body": None if withheld else message.body,
+            "status": message.status, "moderation": message.moderation, "error": message.error,
+            "run_id": message.run_id, "created_at": message.created_at.isoformat()}
 
 
 def run_json(run: Run) -> dict:
@@ -89,7 +91,8 @@ def chats_send(chat_id: int):
         mine, reply, run = service.send_message(user=_me(), chat=chat, body=body["body"])
     except service.ChatError as exc:
         return error_response(exc.status, str(exc))
-    return jsonify(message=message_json(mine), reply=message_json(reply), run=run_json(run)), 202
+    return jsonify(message=message_json(mine), reply=message_json(reply) if reply else None,
+                   run=run_json(run) if run else None), 202
 
 
 @bp.get("/runs/<int:run_id>")

@@ -166,6 +166,18 @@ def authenticate(identifier: str, password: str) -> LoginResult:
                      details={"identifier": identifier[:100], "reason": f"status_{user.status}"})
         db.session.commit()
         return LoginResult(error=reason)
+    if user.is_banned:
+        from sanctum.moderation.sanctions import current_ban, describe_end
+
+        ban = current_ban(user)
+        metrics.signin_failed("banned")
+        audit.record("auth.login_failed", actor=user, target=user, outcome="denied",
+                     details={"identifier": identifier[:100], "reason": "banned",
+                              "sanction": getattr(ban, "id", None)})
+        db.session.commit()
+        if ban is None:
+            return LoginResult(error="This account is banned.")
+        return LoginResult(error=f"This account is banned {describe_end(ban)}. Reason: {ban.reason}")
     throttle.clear(key, user)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)

@@ -17,7 +17,7 @@ from sanctum.agents.providers import PROVIDERS, ChatMessage as ProviderMessage, 
     connection_of
 from sanctum.chat.service import bump_usage, channel
 from sanctum.extensions import db
-from sanctum.models import Agent, ChatMessage, Run
+from sanctum.models import Agent, ChatMessage, ChatSession, Run
 from sanctum.models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -110,10 +110,11 @@ def agent_reply(run_id: int) -> None:
 
 
 def _history(run: Run) -> list[ProviderMessage]:
-    """The conversation up to the message being answered, oldest first, failed replies left out."""
+    """The conversation up to the message being answered, oldest first; failed replies, and
+    messages moderators hid or hold, left out."""
     rows = db.session.scalars(
         select(ChatMessage).where(ChatMessage.chat_id == run.chat_id, ChatMessage.id <= run.request_message_id,
-                                  ChatMessage.status == "complete")
+                                  ChatMessage.status == "complete", ChatMessage.moderation.is_(None))
         .order_by(ChatMessage.id.desc()).limit(HISTORY_MESSAGES)
     ).all()
     return [ProviderMessage("user" if m.role == "user" else "assistant", m.body) for m in reversed(rows)]
@@ -157,12 +158,29 @@ def _finish(run: Run, reply, *, status: str, error=None, code=None) -> None:
     if reply is not None:
         reply.status = {"succeeded": "complete", "failed": "failed", "cancelled": "cancelled"}[status]
         reply.error = error
+        if status == "succeeded" and reply.body:
+            _screen_reply(run, reply)
     if run.user_id is not None:
         bump_usage(user_id=run.user_id, agent_id=run.agent_id, day=run.finished_at.date(), runs=1,
                    tokens_in=run.tokens_in or 0, tokens_out=run.tokens_out or 0)
     db.session.commit()
     if reply is not None:
         _publish_message(run.chat_id, reply.id)
+
+
+def _screen_reply(run: Run, reply: ChatMessage) -> None:
+    """Screening of what the agent wrote, in this job, before anyone sees the final text: a hit
+    raises a moderation item; a hold or block rule withholds the reply until a moderator decides."""
+    from sanctum.moderation import service as moderation
+
+    screening = moderation.screen_text(reply.body, role="agent")
+    if screening.hits:
+        withhold = screening.hold or screening.block is not None
+        if withhold:
+            reply.moderation = "held"
+        chat = db.session.get(ChatSession, run.chat_id)
+        moderation.record_hits(chat=chat, message=reply, text=reply.body, role="agent", hits=screening.hits,
+                               held=withhold)
 
 
 def _publish_message(chat_id: int, message_id: int) -> None:

@@ -97,7 +97,8 @@ def chat_send(chat_id: int):
         return _composer_error(chat, str(exc), exc.status, keep=form.body.data)
     if wants_partial():
         # The sender's tab shows both at once; other tabs get them over the websocket.
-        return render_template("chat/_sent.html", messages=[mine, reply], runs={reply.id: run}, chat=chat,
+        return render_template("chat/_sent.html", messages=[m for m in (mine, reply) if m is not None],
+                               runs={reply.id: run} if reply is not None else {}, chat=chat,
                                form=MessageForm(formdata=None), quota=service.quota_for(_me()), refusal=None)
     return redirect(url_for("chat.chat_show", chat_id=chat.id))
 

@@ -194,20 +194,47 @@ def send_message(*, user: User, chat: ChatSession, body: str) -> tuple[ChatMessa
                                                                            Run.status.in_(ACTIVE_RUN)))
     if busy >= current_app.config["CHAT_MAX_CONCURRENT_RUNS"]:
         raise ChatError(f"{busy} replies are still being written; wait for one to finish or stop it.", 429)
+    from sanctum.moderation import service as moderation
+
+    screening = moderation.screen_text(body, role="user")
+    if screening.block is not None:
+        # Refused, and kept as evidence for moderators; the composer keeps what was typed.
+        moderation.record_hits(chat=chat, message=None, text=body, role="user", hits=screening.hits, blocked=True)
+        db.session.commit()
+        hit = screening.block
+        raise ChatError(hit.block_message or f"This message was not sent: it breaks the rule on {hit.category}.", 422)
     now = utcnow()
-    mine = ChatMessage(chat_id=chat.id, role="user", author_id=user.id, body=body, status="complete", created_at=now)
+    mine = ChatMessage(chat_id=chat.id, role="user", author_id=user.id, body=body, status="complete", created_at=now,
+                       moderation="held" if screening.hold else None)
     db.session.add(mine)
     db.session.flush()
-    reply, run = _start_reply(chat=chat, user=user, request=mine)
+    reply = run = None
+    if screening.hits:
+        moderation.record_hits(chat=chat, message=mine, text=body, role="user", hits=screening.hits,
+                               held=screening.hold)
+    if not screening.hold:
+        reply, run = _start_reply(chat=chat, user=user, request=mine)
+    if moderation.classifier_enabled():
+        jobs.enqueue("sanctum.moderation.jobs.classify_message", mine.id, description=f"screen message {mine.id}")
     if chat.title.startswith("Chat with ") and db.session.scalar(
             select(func.count()).select_from(ChatMessage).where(ChatMessage.chat_id == chat.id,
                                                                  ChatMessage.role == "user")) == 1:
         chat.title = _title_from(body)
     chat.updated_at = now
     bump_usage(user_id=user.id, agent_id=agent.id, day=now.date(), messages=1)
-    _announce(chat, mine, reply)
+    _announce(chat, *(m for m in (mine, reply) if m is not None))
     db.session.commit()
     return mine, reply, run
+
+
+def start_held_reply(message: ChatMessage) -> tuple[ChatMessage, Run]:
+    """A message held by screening was cleared by a moderator: the agent answers it now
+    (in the caller's transaction)."""
+    chat = db.session.get(ChatSession, message.chat_id)
+    user = db.session.get(User, chat.user_id)
+    reply, run = _start_reply(chat=chat, user=user, request=message)
+    _announce(chat, reply)
+    return reply, run
 
 
 def _start_reply(*, chat: ChatSession, user: User, request: ChatMessage,

@@ -86,6 +86,13 @@ class MemoryBus:
     def health(self) -> dict:
         return {"ok": True, "mode": self.mode, "subscribers": self.fanout.count()}
 
+    def degraded(self) -> Optional[str]:
+        """Never: the bus is this process's own memory."""
+        return None
+
+    def on_state_change(self, callback: Callable[[Optional[str]], None]) -> None:
+        """Nothing ever changes: no Redis to lose."""
+
     def shutdown(self) -> None:
         """Nothing to release: no thread, no connection (the Redis bus has both)."""
 
@@ -106,6 +113,8 @@ class RedisBus:
         self._stopping = threading.Event()
         self.connected = threading.Event()
         self.last_error: Optional[str] = None
+        self._watchers: list[Callable[[Optional[str]], None]] = []
+        self._lost = False  # the listener was connected, then lost Redis (announced once)
 
     def publish(self, channel: str, data: dict) -> bool:
         try:
@@ -132,26 +141,62 @@ class RedisBus:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.psubscribe(self.prefix + "*")
-                self.connected.set()
-                self.last_error = None
+                self._set_state(None)
                 backoff = 0.2
                 while not self._stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message and message["type"] == "pmessage":
                         channel = message["channel"].decode()[len(self.prefix):]
                         self.fanout.deliver(channel, json.loads(message["data"]))
+                    elif not pubsub.connection or not pubsub.subscribed:
+                        # redis-py dropped the connection without raising: start again.
+                        raise ConnectionError("subscription lost")
             except (RedisError, OSError) as exc:
-                self.connected.clear()
-                self.last_error = f"Redis unreachable: {exc.__class__.__name__}"
+                self._set_state(f"Redis unreachable: {exc.__class__.__name__}")
                 log.warning("event listener lost Redis (%s); retrying in %.1fs", exc, backoff)
                 self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, 2.0)
             finally:
                 try:
                     pubsub.close()
                 except Exception:  # noqa: BLE001
                     pass
         self.connected.clear()
+
+    def _set_state(self, error: Optional[str]) -> None:
+        """Record the listener's state; tell the watchers when it flips (lost, or back)."""
+        if error is None:
+            self.connected.set()
+            self.last_error = None
+            changed, self._lost = self._lost, False
+        else:
+            self.connected.clear()
+            self.last_error = error
+            changed, self._lost = not self._lost, True
+        if changed:
+            for watcher in list(self._watchers):
+                try:
+                    watcher(error)
+                except Exception:  # noqa: BLE001 - a watcher must not stop the listener
+                    log.exception("event bus state watcher failed")
+
+    def on_state_change(self, callback: Callable[[Optional[str]], None]) -> None:
+        """Call `callback(reason)` when this process loses Redis, `callback(None)` when it is back.
+        Events published meanwhile are gone (at-most-once): watchers tell clients to resync."""
+        if callback not in self._watchers:
+            self._watchers.append(callback)
+
+    def degraded(self) -> Optional[str]:
+        """Why live updates do not flow to this process right now, or None when they do. Cheap
+        enough for every page: it reads the listener's state (starting it if need be)."""
+        self.start()
+        if self.connected.is_set():
+            return None
+        # Still making its first connection (no error yet): give it a moment. During an
+        # outage (an error is recorded) nothing waits, so pages stay fast.
+        if self.last_error is None and self.connected.wait(1.0):
+            return None
+        return self.last_error or "connecting to Redis"
 
     def health(self) -> dict:
         try:
@@ -195,6 +240,11 @@ def subscribe(pattern: str, callback: Callback) -> Subscription:
     return get_bus().subscribe(pattern, callback)
 
 
+def degraded() -> Optional[str]:
+    """Why this process's live updates are not flowing (Redis lost), or None when they are."""
+    return get_bus().degraded()
+
+
 def wait_connected(timeout: float = 5.0) -> bool:
     """For callers that must not miss the first event (tests, the live hub at start)."""
     bus = get_bus()
@@ -204,5 +254,5 @@ def wait_connected(timeout: float = 5.0) -> bool:
     return True
 
 
-__all__ = ["Fanout", "MemoryBus", "RedisBus", "Subscription", "init_app", "get_bus", "publish",
+__all__ = ["Fanout", "MemoryBus", "RedisBus", "Subscription", "degraded", "init_app", "get_bus", "publish",
            "publish_on_commit", "subscribe", "wait_connected"]

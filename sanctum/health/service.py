@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import quote
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Optional, Union
@@ -27,6 +28,7 @@ from sanctum.models.base import utcnow
 
 log = logging.getLogger(__name__)
 Subject = Union[Agent, Tool]
+UNHEALTHY = ("Down",)  # Degraded (slow) still answers; Off and Ready were chosen by a person
 
 
 @dataclass
@@ -109,8 +111,21 @@ def record(subject: Subject, result: Result) -> bool:
         db.session.execute(delete(HealthCheck).where(HealthCheck.id.in_(old_ids)))
     if previous != result.status:
         announce(subject, previous)
+        if result.status in UNHEALTHY and previous not in UNHEALTHY:
+            warn_managers(subject)
         return True
     return False
+
+
+def warn_managers(subject: Subject) -> None:
+    """Tell those who can fix it, once per fall into an unhealthy state (not on every check)."""
+    from sanctum.notifications import notify_permission
+
+    kind = _kind(subject)
+    label = subject.label if kind == "agent" else subject.name
+    link = f"/agents/{subject.id}" if kind == "agent" else f"/tools/?category={quote(subject.category)}"
+    notify_permission(f"{kind}s.manage", f"{kind}.unhealthy", f"{kind.capitalize()} {label} is down",
+                      body=subject.status_message, link=link)
 
 
 def announce(subject: Subject, previous: Optional[str]) -> None:

@@ -28,6 +28,7 @@ from sanctum.extensions import db
 from sanctum.mail.service import queue_mail
 from sanctum.models import Invitation, Role, User
 from sanctum.models.base import utcnow
+from sanctum.notifications import notify
 from sanctum.rbac.service import effective_permissions
 
 EXPIRY_CHOICES = {"1": "1 day", "3": "3 days", "7": "7 days", "14": "14 days", "30": "30 days"}
@@ -264,6 +265,8 @@ def accept_invitation(*, token: str, username: str, password: str, display_name:
     audit.record("invitation.accepted", actor=user, target=invitation, details={
         "email": invitation.email, "before": {"status": "pending"},
         "after": {"status": "accepted", "user_id": user.id, "role": invitation.role.name}})
+    notify([invitation.invited_by_id], "invitation.accepted", f"{user.name} accepted your invitation",
+           body=f"{invitation.email} joined as {invitation.role.name}.", link=f"/admin/users/{user.id}")
     for hook in ACCEPT_HOOKS:
         hook(invitation, user)
     try:

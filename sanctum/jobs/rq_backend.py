@@ -8,7 +8,7 @@ from typing import Optional
 from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker, Worker, worker_registration
 
 RUNNER = "sanctum.jobs.service.run_job"
 
@@ -75,3 +75,22 @@ class RQBackend:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+class SanctumWorker(SimpleWorker):
+    """RQ's SimpleWorker, which registers itself again when Redis comes back empty.
+
+    RQ records a worker once, at start. A Redis restarted without persistence (or flushed)
+    forgets it, and the worker would go on running jobs while /readyz and the jobs page said
+    no worker was there. Each heartbeat (every loop, and after RQ reconnects) checks the
+    record is still whole and writes it again if not.
+    """
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        if pipeline is None and self.birth_date is not None and not self.connection.hexists(self.key, "birth"):
+            self.log.warning("Worker %s: Redis lost this worker's record (restarted?); registering again", self.name)
+            with self.connection.pipeline() as again:
+                again.hset(self.key, mapping=self.serialize())
+                worker_registration.register(self, again)
+                again.execute()
+        super().heartbeat(timeout, pipeline)

@@ -71,15 +71,29 @@ def enqueue(
     return record
 
 
+# The error a `queued` row carries when handing it to the queue failed (Redis down at commit):
+# the jobs page says why it waits, and `requeue_stalled` dispatches it on its next pass
+# instead of waiting JOB_LOST_AFTER as for a dispatch that may merely be in flight.
+UNDISPATCHED = "Waiting for the job queue (Redis was unreachable when this job was accepted)."
+
+
 def _dispatch_on_commit(record: JobRecord, delay: Optional[timedelta] = None) -> None:
     backend, record_id, timeout = get_backend(), record.id, record.timeout
+    engine = db.engine
 
     def dispatch() -> None:
         try:
             backend.dispatch(record_id, delay=delay, timeout=timeout)
         except Exception:  # noqa: BLE001
-            # The row stays `queued`; `requeue_stalled` hands it out again later.
+            # The row stays `queued`; `requeue_stalled` hands it out again once Redis is back.
             log.exception("could not dispatch job %s; it stays queued", record_id)
+            try:
+                with engine.begin() as conn:
+                    conn.execute(JobRecord.__table__.update()
+                                 .where(JobRecord.id == record_id, JobRecord.status == "queued")
+                                 .values(error=UNDISPATCHED))
+            except Exception:  # noqa: BLE001 - then it is found after JOB_LOST_AFTER instead
+                log.warning("could not mark job %s as undispatched", record_id, exc_info=True)
 
     on_commit(dispatch)
 
@@ -214,9 +228,11 @@ def report_progress(current: int, total: Optional[int] = None, result: Optional[
 def requeue_stalled() -> int:
     """Hand out again what a crashed process left behind; returns how many rows it touched.
 
-    A `queued` row whose dispatch was lost (a restart, Redis down at commit) is
-    dispatched again. A `running` row whose heartbeat stopped (SIGKILL, power loss)
-    counts as a failed attempt: queued again while attempts remain, else failed.
+    A `queued` row whose dispatch failed (Redis down at commit: marked UNDISPATCHED) is
+    dispatched on the next pass; one whose dispatch may have been lost otherwise (a
+    restart, Redis emptied) once it has waited JOB_LOST_AFTER. A `running` row whose
+    heartbeat stopped (SIGKILL, power loss) counts as a failed attempt: queued again
+    while attempts remain, else failed.
     """
     now = utcnow()
     config = current_app.config
@@ -226,11 +242,15 @@ def requeue_stalled() -> int:
         db.session.scalars(
             select(JobRecord).where(
                 JobRecord.status == "queued",
-                JobRecord.created_at < now - lost_after,
-                JobRecord.run_after.is_(None) | (JobRecord.run_after < now - lost_after),
+                (JobRecord.error == UNDISPATCHED) | (
+                    (JobRecord.created_at < now - lost_after)
+                    & (JobRecord.run_after.is_(None) | (JobRecord.run_after < now - lost_after))),
             )
         )
     )
+    for record in to_dispatch:
+        if record.error == UNDISPATCHED:
+            record.error = None
     dead = db.session.scalars(
         select(JobRecord).where(JobRecord.status == "running", JobRecord.heartbeat_at < now - silent_for)
     ).all()

@@ -97,6 +97,23 @@ def watch_revocations(app) -> None:
     with app.app_context():
         events.subscribe(REVOKED_CHANNEL, _close_revoked)
         events.subscribe(USER_CHANNEL, _close_revoked)
+        events.get_bus().on_state_change(_announce_state)
+
+
+def live_state(reason: Optional[str]) -> dict:
+    """What a socket is told about live updates: `ok`, or `degraded` and why (SECURITY.md 28)."""
+    if reason is None:
+        return {"type": "live", "status": "ok"}
+    return {"type": "live", "status": "degraded", "reason": reason,
+            "message": "Live updates are degraded (Sanctum lost its event service); pages still work."}
+
+
+def _announce_state(reason: Optional[str]) -> None:
+    """The bus of this process lost Redis, or has it back: tell every open socket, so pages
+    show "degraded" and, once back, resync what they missed from the database."""
+    payload = live_state(reason)
+    for connection in list(_OPEN):
+        connection.send_json(payload)
 
 
 def _close_revoked(_channel: str, data: dict) -> None:

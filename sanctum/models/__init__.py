@@ -1,5 +1,6 @@
 """Every model, imported here so Alembic and the app see the whole schema."""
 from sanctum.models.agent import STATUSES, Agent, agent_roles, agent_users
+from sanctum.models.announcement import ANNOUNCEMENT_LEVELS, Announcement, AnnouncementDismissal
 from sanctum.models.audit import AuditChainHead, AuditEvent
 from sanctum.models.bridge import BridgeMessage
 from sanctum.models.chat import ChatMessage, ChatQuota, ChatSession, Run, UsageDaily
@@ -8,6 +9,8 @@ from sanctum.models.discovery import BrocaLink, BrocaSource
 from sanctum.models.invitation import Invitation, InvitationBatch, InvitationBatchRow
 from sanctum.models.job import JobRecord
 from sanctum.models.mail import Mail
+from sanctum.models.moderation import Flag, ModerationAction, ModerationItem, Sanction, ScreeningRule, sanction_agents
+from sanctum.models.notification import Notification
 from sanctum.models.privacy import DataExport, UserErasure
 from sanctum.models.rbac import Permission, Role, UserPermission, role_permissions
 from sanctum.models.setting import Setting
@@ -16,7 +19,17 @@ from sanctum.models.tool import Tool
 from sanctum.models.user import AccountToken, LoginThrottle, User, UserSession
 
 __all__ = [
+    "Flag",
+    "ModerationAction",
+    "ModerationItem",
+    "Sanction",
+    "ScreeningRule",
+    "sanction_agents",
+    "ANNOUNCEMENT_LEVELS",
     "Agent",
+    "Announcement",
+    "AnnouncementDismissal",
+    "Notification",
     "BridgeMessage",
     "ChatMessage",
     "ChatQuota",

@@ -43,6 +43,9 @@ class ChatMessage(db.Model):
     status: Mapped[str] = mapped_column(String(12), default="complete")
     error: Mapped[Optional[str]] = mapped_column(String(500))  # why a reply failed, in words
     run_id: Mapped[Optional[int]] = mapped_column(Integer)  # the latest run writing this reply
+    # None, "held" (waits for a moderator before the agent sees it) or "hidden" (moderators
+    # still see it; the owner sees a placeholder and the agent never sees it again).
+    moderation: Mapped[Optional[str]] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -31,6 +31,12 @@ class User(db.Model):
     password_changed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     # Bumped when role or grants change: sessions issued before it get a new id (SECURITY.md 9).
     privileges_changed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Set while a temporary or permanent ban is in force (kept by sanctum.moderation.sanctions):
+    # every way in asks `is_active`, so a ban ends sessions, tokens and sockets on every path,
+    # and lapses on its own at the minute it ends, before the expiry job tidies up.
+    banned_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Likewise while a post or topic restriction is in force: only then does can_post read sanctions.
+    restricted_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -55,7 +61,11 @@ class User(db.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status == "active"
+        return self.status == "active" and not self.is_banned
+
+    @property
+    def is_banned(self) -> bool:
+        return self.banned_until is not None and self.banned_until > utcnow()
 
     @property
     def is_anonymous(self) -> bool:

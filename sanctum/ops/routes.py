@@ -21,5 +21,9 @@ def healthz():
 def readyz():
     """Ready: the database answers, and in scaled-out mode Redis and a worker do too."""
     checks = readiness()
-    ready = all(check["ok"] for check in checks.values())
-    return jsonify(status="ready" if ready else "unavailable", checks=checks), (200 if ready else 503)
+    failing = {name: check for name, check in checks.items() if not check["ok"]}
+    if not failing:
+        return jsonify(status="ready", checks=checks), 200
+    # One line a load balancer's log or an operator can read: which dependency, and why.
+    reason = "; ".join(f"{name}: {check.get('error', 'not ready')}" for name, check in failing.items())
+    return jsonify(status="unavailable", reason=reason, checks=checks), 503

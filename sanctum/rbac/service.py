@@ -52,6 +52,20 @@ def _load(user_id: int, role_id: int) -> frozenset[str]:
     return frozenset(db.session.scalars(from_role.union(granted)))
 
 
+def user_ids_holding(permission: str) -> list[int]:
+    """Every active user holding `permission` by role or by an active, unexpired grant: one query
+    (the rule of `_load`, asked the other way round)."""
+    permission_id = select(Permission.id).where(Permission.name == permission).scalar_subquery()
+    by_role = select(role_permissions.c.role_id).where(role_permissions.c.permission_id == permission_id)
+    by_grant = select(UserPermission.user_id).where(
+        UserPermission.permission_id == permission_id,
+        UserPermission.is_active.is_(True),
+        or_(UserPermission.expires_at.is_(None), UserPermission.expires_at > utcnow()),
+    )
+    return list(db.session.scalars(select(User.id).where(
+        User.status == "active", or_(User.role_id.in_(by_role), User.id.in_(by_grant))).order_by(User.id)))
+
+
 def has_permission(user: Optional[User], name: str) -> bool:
     return name in effective_permissions(user)
 

@@ -51,6 +51,7 @@ SECTIONS: dict[str, str] = {
     "mail": "Mail (SMTP)",
     "providers": "Agent providers",
     "retention": "Retention",
+    "moderation": "Moderation",
 }
 
 
@@ -91,6 +92,11 @@ register(SettingSpec("audit_retention_days", "Keep audit events (days)",
                      section="retention", minimum=0, maximum=36500, required=True, help="0 keeps them forever."))
 register(SettingSpec("chat_retention_days", "Keep chat history (days)", lambda: 0, kind="int",
                      section="retention", minimum=0, maximum=36500, required=True, help="0 keeps it forever."))
+
+register(SettingSpec("moderation_agent", "Moderation agent", lambda: None, section="moderation",
+                     help="The name of an agent asked to classify every new message (ok, spam, abuse, harmful, "
+                          "other); anything but ok goes to the moderation queue. Leave empty to rely on rules "
+                          "and flags only."))
 
 
 # ---- data rights (issue 5): what erasing an account does to the chats it took part in.

@@ -14,6 +14,7 @@ from sanctum.rbac.service import grants_of, has_permission
 from sanctum.users import service
 from sanctum.users.forms import BULK_ACTIONS, AdminProfileForm, BulkForm
 from sanctum.users.listing import ACTIVE_WITHIN, SORTS, UserFilter, list_users
+from sanctum.moderation.sanctions import list_sanctions
 from sanctum.web.access import permission_required, safe_next
 from sanctum.web.forms import choices
 from sanctum.web.render import render
@@ -83,6 +84,7 @@ def _detail(user, status: int = 200, profile_form=None):
         profile_form=profile_form or AdminProfileForm(formdata=None, obj=user), form=EmptyForm(),
         sessions=active_sessions(user.id), grants=grants_of(user.id), events=service.recent_events(user),
         transitions=[a for a, (allowed, _s, _e) in service.TRANSITIONS.items() if user.status in allowed],
+        sanctions=list_sanctions(user_id=user.id, active=None, limit=10),
     )
 
 

@@ -15,6 +15,7 @@ NAVIGATION: list[tuple[str, str, str]] = [
     ("Users", "users.users_index", "users.view"),
     ("Agents", "agents.agents_index", "agents.view"),
     ("Tools", "tools.tools_index", "tools.view"),
+    ("Moderation", "moderation.queue_index", "moderation.review"),
     ("Accounts", "admin.users_attention", "users.manage"),
     ("Roles", "admin.roles_index", "roles.manage"),
     ("Quotas", "admin.quotas_index", "users.manage"),
@@ -23,6 +24,7 @@ NAVIGATION: list[tuple[str, str, str]] = [
     ("Audit", "audit.audit_index", "audit.view"),
     ("Jobs", "jobs.jobs_index", "jobs.view"),
     ("Invitations", "invitations.invitations_index", "invitations.manage"),
+    ("Announcements", "announcements.announcements_index", "announcements.manage"),
     ("Discovery", "discovery.discovery_index", "users.manage"),
     ("Data requests", "privacy.privacy_admin", "users.manage"),
 ]
@@ -36,10 +38,12 @@ class NavItem:
 
 
 def init_app(app: Flask) -> None:
+    from sanctum.events import degraded
     from sanctum.models.base import utcnow
 
     app.jinja_env.globals.update(app_name="Sanctum", htmx_config=HTMX_CONFIG, can=can, navigation=navigation,
-                                 now=utcnow)
+                                 now=utcnow, live_degraded=degraded, unread_notifications=unread_notifications,
+                                 announcement_banners=announcement_banners, socket_channels=socket_channels)
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["ago"] = time_ago
     app.jinja_env.filters["device"] = describe_device
@@ -58,6 +62,53 @@ def navigation() -> list[NavItem]:
             url = url_for(endpoint)
             items.append(NavItem(label, url, request.endpoint == endpoint))
     return items
+
+
+def unread_notifications() -> int:
+    """The bell's count (see `_header`), only when a full page (base.html) is rendered."""
+    return _header().unread if current_user.is_authenticated else 0
+
+
+def announcement_banners() -> list:
+    """The signed-in user's current banners (see `_header`)."""
+    return _header().banners if current_user.is_authenticated else []
+
+
+def _header():
+    """Bell and banners come from one statement per page, fetched once and kept on `g`."""
+    from flask import g
+
+    from sanctum.announcements.service import Header, header_for
+
+    if "_sanctum_header" not in g:
+        g._sanctum_header = _or_when_database_fails(lambda: header_for(current_user._get_current_object()),
+                                                    Header(unread=0, banners=[]))
+    return g._sanctum_header
+
+
+def _or_when_database_fails(read, fallback):
+    """The error page extends base.html too: a database that is down must not break it again."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from sanctum.extensions import db
+
+    try:
+        return read()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return fallback
+
+
+def socket_channels(page_channels) -> list[str]:
+    """What the page's one websocket joins: the page's own channels, then those every signed-in
+    tab listens to (its user's notifications and announcements). Empty: no socket."""
+    from sanctum.announcements import CHANNEL as ANNOUNCEMENTS
+    from sanctum.notifications.service import channel_for
+
+    channels = list(page_channels or [])
+    if current_user.is_authenticated and can("account.manage"):
+        channels += [ANNOUNCEMENTS, channel_for(current_user.id)]
+    return channels
 
 
 def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:

@@ -10,11 +10,18 @@
 
   function messagesBox() { return document.getElementById("messages"); }
 
-  function lastMessageId() {
-    var ids = Array.prototype.map.call(document.querySelectorAll("#messages [data-message-id]"), function (el) {
-      return parseInt(el.dataset.messageId, 10) || 0;
+  // Where a resync starts: after the last message the page shows in its final state. A reply
+  // still "streaming" here may have finished or failed while the socket was away (on another
+  // server process, say), so it is fetched again with everything after it; messages already on
+  // the page are replaced, never added twice.
+  function resyncPoint() {
+    var top = 0, open = null;
+    document.querySelectorAll("#messages [data-message-id]").forEach(function (el) {
+      var id = parseInt(el.dataset.messageId, 10) || 0;
+      if (id > top) top = id;
+      if (el.dataset.status === "streaming" && (open === null || id < open)) open = id;
     });
-    return ids.length ? Math.max.apply(null, ids) : 0;
+    return open !== null ? open - 1 : top;
   }
 
   function nearBottom() {
@@ -40,7 +47,7 @@
   function requestResync() {
     main = main || document.getElementById("chat-main");
     if (!socket || !main) return;
-    socket.send(JSON.stringify({ type: "resync", channel: main.dataset.channel, after: lastMessageId() }));
+    socket.send(JSON.stringify({ type: "resync", channel: main.dataset.channel, after: resyncPoint() }));
   }
 
   function scheduleResync() {
@@ -86,6 +93,12 @@
   document.addEventListener("htmx:wsOpen", function (event) {
     socket = event.detail.socketWrapper;
     requestResync();
+  });
+
+  // Live updates are back after an outage of the server's event service: what was published
+  // meanwhile is gone, so fetch it from the database.
+  document.addEventListener("sanctum:live", function (event) {
+    if (event.detail && event.detail.status === "ok") requestResync();
   });
 
   document.addEventListener("htmx:wsBeforeMessage", function (event) {

@@ -44,14 +44,36 @@
     showError("<h1>Sanctum could not be reached. Check your connection and try again.</h1>");
   });
 
-  // Live connection state: say so when the websocket is down, hide it when back.
-  function liveBanner(down) {
+  // Live connection state: "offline" while the websocket is down, "degraded" while the server
+  // says its event service (Redis) is lost, hidden when both are fine again.
+  var OFFLINE_TEXT = "Live updates are unavailable right now; pages still work. Reconnecting…";
+  function liveBanner(state, text) {
     var banner = document.getElementById("live-status");
-    if (banner) banner.hidden = !down;
+    if (!banner) return;
+    banner.dataset.state = state;
+    banner.hidden = state === "ok";
+    var label = banner.querySelector("[data-live-text]");
+    if (label && state !== "ok") label.textContent = text || OFFLINE_TEXT;
   }
-  document.addEventListener("htmx:wsOpen", function () { liveBanner(false); });
-  document.addEventListener("htmx:wsClose", function () { liveBanner(true); });
-  document.addEventListener("htmx:wsError", function () { liveBanner(true); });
+  document.addEventListener("htmx:wsOpen", function () { liveBanner("ok"); });
+  document.addEventListener("htmx:wsClose", function () { liveBanner("offline"); });
+  document.addEventListener("htmx:wsError", function () { liveBanner("offline"); });
+  document.addEventListener("htmx:wsBeforeMessage", function (event) {
+    var text = event.detail.message;
+    if (typeof text !== "string" || text.charAt(0) !== "{") return;
+    var data;
+    try { data = JSON.parse(text); } catch (e) { return; }
+    if (data.type === "hello" && data.live) {
+      liveBanner(data.live === "degraded" ? "degraded" : "ok", data.live === "degraded" ?
+        "Live updates are degraded (" + (data.reason || "event service unavailable") + "); pages still work." : "");
+    } else if (data.type === "live") {
+      liveBanner(data.status === "degraded" ? "degraded" : "ok", data.message);
+      document.dispatchEvent(new CustomEvent("sanctum:live", { detail: data }));
+    } else {
+      return;
+    }
+    event.preventDefault();  // state messages are not HTML for htmx to swap
+  });
 
   // Drawers (the audit event drawer): filled by htmx, emptied by their close button or Escape.
   function closeDrawers() {

@@ -769,10 +769,161 @@ def user_erased(ctx):
                   page=f"/admin/privacy/users/{target[1]}")
     return target
 
+# ---------------------------------------------------------------- announcements (issue 8)
+
+def _announcement_id(ctx):
+    from sanctum.models import Announcement
+
+    return ctx.scalar(select(Announcement.id).order_by(Announcement.id.desc()))
+
+
+def announcement_created(ctx):
+    ctx.auth.login("mod")  # announcements.manage is a moderator's too
+    ctx.auth.post("/admin/announcements/new", {"title": "Maintenance", "level": "info"},
+                  page="/admin/announcements/new")
+    return "announcement", str(_announcement_id(ctx))
+
+
+def announcement_updated(ctx):
+    announcement_created(ctx)
+    page = f"/admin/announcements/{_announcement_id(ctx)}/edit"
+    ctx.auth.post(page, {"title": "Maintenance moved", "level": "warning"}, page=page)
+    return "announcement", str(_announcement_id(ctx))
+
+
+def announcement_ended(ctx):
+    announcement_created(ctx)
+    ctx.auth.post(f"/admin/announcements/{_announcement_id(ctx)}/end", page="/admin/announcements/")
+    return "announcement", str(_announcement_id(ctx))
+
+
+def announcement_deleted(ctx):
+    announcement_created(ctx)
+    announcement_id = _announcement_id(ctx)
+    ctx.auth.post(f"/admin/announcements/{announcement_id}/delete", page="/admin/announcements/")
+    return "announcement", str(announcement_id)
+
+
+# ---------------------------------------------------------------- moderation (issue 8)
+
+def _flagged_item(ctx):
+    from sanctum.models import ChatMessage, ChatSession, ModerationItem
+    from tests.agents.test_agents import make_agent
+
+    agent_id = make_agent(ctx.app, "athena")
+    with ctx.app.app_context():
+        chat = ChatSession(user_id=ctx.id_of("ursula"), agent_id=agent_id, title="t")
+        db.session.add(chat)
+        db.session.flush()
+        message = ChatMessage(chat_id=chat.id, role="agent", body="nasty")
+        db.session.add(message)
+        db.session.commit()
+        message_id = message.id
+    client, auth = ctx.new_client()
+    auth.login("ursula")
+    auth.post(f"/moderation/flag/{message_id}", {"reason": "abuse"}, page=f"/moderation/flag/{message_id}")
+    return ctx.scalar(select(ModerationItem.id).where(ModerationItem.message_id == message_id))
+
+
+def flagged(ctx):
+    ctx.auth.login("ursula")
+    item_id = _flagged_item(ctx)
+    return "moderationitem", str(item_id)
+
+
+def _decide(ctx, decision, **extra):
+    item_id = _flagged_item(ctx)
+    ctx.auth.login("mod")
+    ctx.auth.post(f"/moderation/items/{item_id}/decide", {"decision": decision, "reason": "Because.", **extra},
+                  page=f"/moderation/items/{item_id}")
+    return item_id
+
+
+def decided(decision, **extra):
+    def trigger(ctx):
+        return "moderationitem", str(_decide(ctx, decision, **extra))
+    return trigger
+
+
+def unhidden(ctx):
+    item_id = _decide(ctx, "hidden")
+    ctx.auth.post(f"/moderation/items/{item_id}/unhide", {"reason": "Fine after all."},
+                  page=f"/moderation/items/{item_id}")
+    return "moderationitem", str(item_id)
+
+
+RULE = {"name": "spam", "kind": "term", "pattern": "buy now", "category": "spam", "action": "flag",
+        "applies_to": "user", "is_active": "y"}
+
+
+def _rule_id(ctx):
+    from sanctum.models import ScreeningRule
+
+    _admin(ctx)
+    ctx.auth.post("/moderation/rules", RULE, page="/moderation/rules")
+    return ctx.scalar(select(ScreeningRule.id))
+
+
+def rule_created(ctx):
+    return "screeningrule", str(_rule_id(ctx))
+
+
+def rule_changed(ctx):
+    rule_id = _rule_id(ctx)
+    ctx.auth.post(f"/moderation/rules/{rule_id}", dict(RULE, action="hold"), page=f"/moderation/rules/{rule_id}")
+    return "screeningrule", str(rule_id)
+
+
+def rule_deleted(ctx):
+    rule_id = _rule_id(ctx)
+    ctx.auth.post(f"/moderation/rules/{rule_id}/delete", page="/moderation/rules")
+    return "screeningrule", str(rule_id)
+
+
+def _sanction(ctx, type_="post_restriction"):
+    from sanctum.models import Sanction
+
+    ctx.auth.login("mod")
+    ctx.auth.post("/moderation/sanctions/new", {"username": "ursula", "type": type_, "duration": "24h",
+                                                 "reason": "Because."}, page="/moderation/sanctions/new")
+    return ctx.scalar(select(Sanction.id).order_by(Sanction.id.desc()))
+
+
+def sanction_applied(ctx):
+    _sanction(ctx)
+    return _user(ctx)
+
+
+def sanction_updated(ctx):
+    sanction_id = _sanction(ctx)
+    ctx.auth.post(f"/moderation/sanctions/{sanction_id}", {"duration": "72h", "reason": "Longer."},
+                  page=f"/moderation/sanctions/{sanction_id}")
+    return _user(ctx)
+
+
+def sanction_lifted(ctx):
+    sanction_id = _sanction(ctx)
+    ctx.auth.post(f"/moderation/sanctions/{sanction_id}/lift", {"reason": "Appeal."},
+                  page=f"/moderation/sanctions/{sanction_id}")
+    return _user(ctx)
+
+
+def sanction_expired(ctx):
+    from sanctum.moderation.jobs import expire_sanctions
+
+    _sanction(ctx)
+    with time_machine.travel(utcnow() + timedelta(days=2), tick=False), ctx.app.app_context():
+        expire_sanctions()
+    return _user(ctx)
+
 
 CATALOG: dict[str, Case] = {
     "access.denied": Case(access_denied, "vera", "denied"),
     "agent.api_key_cleared": Case(agent_api_key_cleared, "admin"),
+    "announcement.created": Case(announcement_created, "mod"),
+    "announcement.deleted": Case(announcement_deleted, "mod"),
+    "announcement.ended": Case(announcement_ended, "mod"),
+    "announcement.updated": Case(announcement_updated, "mod"),
     "agent.api_key_replaced": Case(agent_api_key_replaced, "admin"),
     "agent.api_key_set": Case(agent_api_key_set, "admin"),
     "agent.bridge_key_created": Case(bridge_key_created, "admin"),
@@ -817,6 +968,15 @@ CATALOG: dict[str, Case] = {
     "invitation.resent": Case(invitation_resent, "admin"),
     "invitation.revoked": Case(invitation_revoked, "admin"),
     "job.retried": Case(job_retried, "admin"),
+    "moderation.dismissed": Case(decided("dismissed"), "mod"),
+    "moderation.flagged": Case(flagged, "ursula"),
+    "moderation.hidden": Case(decided("hidden"), "mod"),
+    "moderation.rule_changed": Case(rule_changed, "admin"),
+    "moderation.rule_created": Case(rule_created, "admin"),
+    "moderation.rule_deleted": Case(rule_deleted, "admin"),
+    "moderation.sanctioned": Case(decided("sanctioned", sanction_type="post_restriction", duration="24h"), "mod"),
+    "moderation.unhidden": Case(unhidden, "mod"),
+    "moderation.warned": Case(decided("warned"), "mod"),
     "privacy.export_downloaded": Case(export_downloaded, "ursula"),
     "privacy.export_expired": Case(export_expired, None, via_request=False),
     "privacy.export_ready": Case(export_ready, "ursula", via_request=False),
@@ -827,6 +987,10 @@ CATALOG: dict[str, Case] = {
     "role.created": Case(role_created, "admin"),
     "role.deleted": Case(role_deleted, "admin"),
     "role.updated": Case(role_updated, "admin"),
+    "sanction.applied": Case(sanction_applied, "mod"),
+    "sanction.expired": Case(sanction_expired, None, via_request=False),
+    "sanction.lifted": Case(sanction_lifted, "mod"),
+    "sanction.updated": Case(sanction_updated, "mod"),
     "session.revoked": Case(session_revoked, "ursula"),
     "session.revoked_all": Case(sessions_revoked_all, "ursula"),
     "session.revoked_everyone": Case(sessions_revoked_everyone, "admin", via_request=False),

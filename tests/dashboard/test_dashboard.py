@@ -136,4 +136,4 @@ def test_health_is_pushed_live_to_those_who_may_see_it(app, live_server):
 def test_the_dashboard_page_asks_for_the_health_channel(app, client, auth):
     auth.login("admin")
     body = client.get("/dashboard/").get_data(as_text=True)
-    assert 'ws-connect="/ws?channel=dashboard%3Ahealth"' in body
+    assert 'ws-connect="/ws?channel=dashboard%3Ahealth&amp;' in body  # then the channels every tab joins

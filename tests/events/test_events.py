@@ -9,11 +9,12 @@ import threading
 
 import pytest
 
-from sanctum import events
+from sanctum import create_app, events
 from sanctum.events.bus import wait_connected
 from sanctum.extensions import db
 from sanctum.models import JobRecord
-from tests.conftest import ROOT, SCALED
+from tests.conftest import ROOT, SCALED, shutdown
+from tests.support.processes import REDIS_SERVER, RedisServer
 
 
 def collector():
@@ -114,3 +115,31 @@ def test_an_event_published_by_another_process_arrives(app):
                SANCTUM_DATABASE_URL=app.config["DATABASE_URL"], SANCTUM_SECRET_KEY=app.config["SECRET_KEY"])
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=60)
     assert received.get(timeout=5) == ("system", {"from": "another process"})
+
+
+@pytest.mark.skipif(not os.path.exists(REDIS_SERVER), reason="needs redis-server to stop and start")
+def test_the_listener_says_when_redis_is_lost_and_resubscribes_when_it_returns(app_config, tmp_path):
+    """SECURITY.md 28: a Redis outage is announced (live features show "degraded") and, when
+    Redis is back on the same address, events flow again without restarting the process."""
+    redis = RedisServer(tmp_path).start()
+    app = create_app(dict(app_config, REDIS_URL=redis.url))
+    states: "queue.Queue[str | None]" = queue.Queue()
+    received, callback = collector()
+    try:
+        with app.app_context():
+            bus = events.get_bus()
+            bus.on_state_change(states.put)
+            events.subscribe("system", callback)
+            assert wait_connected() and events.degraded() is None
+            redis.stop()
+            assert "Redis unreachable" in states.get(timeout=10)
+            assert "Redis unreachable" in events.degraded()
+            assert events.publish("system", {"n": 1}) is False  # dropped, and says so; never raises
+            redis.start()
+            assert states.get(timeout=10) is None
+            assert events.degraded() is None
+            assert events.publish("system", {"n": 2})
+            assert received.get(timeout=5) == ("system", {"n": 2})
+    finally:
+        redis.stop()
+        shutdown(app)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from sanctum import jobs
 from sanctum.extensions import db
-from sanctum.jobs.service import requeue_stalled
+from sanctum.jobs.service import UNDISPATCHED, requeue_stalled
 from sanctum.models import AuditEvent, JobRecord
 from sanctum.models.base import utcnow
 
@@ -103,6 +103,28 @@ def test_a_job_whose_worker_died_is_retried(app, wait_for_job):
     record = wait_for_job(record_id)
     assert record.status == "succeeded" and record.attempts == 2
     assert labels(app) == ["rescued"]
+
+
+def test_a_job_accepted_while_the_queue_is_down_goes_out_on_the_next_recovery_pass(app, wait_for_job, monkeypatch):
+    """Redis down at commit: the row is kept, says why it waits, and is dispatched by the next
+    recovery pass once the queue answers (not JOB_LOST_AFTER later)."""
+    backend = jobs.get_backend(app)
+    working = backend.dispatch
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to the queue. Connection refused.")
+
+    monkeypatch.setattr(backend, "dispatch", unreachable)
+    record_id = enqueue(app, "tests.jobs.sample_jobs.note", "late")
+    with app.app_context():
+        record = db.session.get(JobRecord, record_id)
+        assert record.status == "queued" and record.error == UNDISPATCHED
+    monkeypatch.setattr(backend, "dispatch", working)
+    with app.app_context():
+        assert requeue_stalled() == 1
+    record = wait_for_job(record_id)
+    assert record.status == "succeeded" and record.error is None
+    assert labels(app) == ["late"]
 
 
 def test_a_dead_job_with_no_attempts_left_ends_failed(app):
