@@ -219,6 +219,12 @@ class Instance:
     def close(self) -> None:
         if self.database == "postgresql":
             drop_postgres(f"sanctum_bench_{self.name}")
+        if self.redis:
+            import redis
+
+            r = redis.Redis.from_url(REDIS_URL)
+            for key in r.scan_iter(match=self.env["SANCTUM_REDIS_PREFIX"] + ":*", count=500):
+                r.delete(key)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> "Instance":
