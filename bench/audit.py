@@ -94,6 +94,7 @@ def run(name: str, url: str, count: int, repeat: int) -> dict:
     sign_in(client)
     result = {"name": name}
     pages = time_pages(app, client, repeat)
+    result["pages"] = pages
     result["worst_page_ms"] = max(ms for _, _, ms in pages)
     result["export_rate"] = time_export(app)
     time_verify(app)

@@ -94,8 +94,8 @@ def run(url: str, label: str, count: int) -> list[tuple]:
         "searched (substring)": "/admin/users/?q=user0999",
         "searched, no match": "/admin/users/?q=nobody-at-all",
         "filtered role+status": "/admin/users/?role=viewer&status=active",
-        "deep page (90,000th, newest)": f"/admin/users/?after={deep_cursor(app, int(count * 0.9), 'newest')}",
-        "deep page (by username)": f"/admin/users/?sort=username&after={deep_cursor(app, int(count * 0.9), 'username')}",
+        "deep page (90 %, newest)": f"/admin/users/?after={deep_cursor(app, int(count * 0.9), 'newest')}",
+        "deep page (90 %, by username)": f"/admin/users/?sort=username&after={deep_cursor(app, int(count * 0.9), 'username')}",
     }
     rows = []
     for name, path in cases.items():

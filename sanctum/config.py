@@ -52,6 +52,7 @@ DEFAULTS: dict = {
     "CHAT_RATE_LIMIT": "20 per minute",  # messages sent, per user
     # Accounts and sessions
     "BCRYPT_ROUNDS": 12,
+    "BCRYPT_CONCURRENCY": None,  # hashes at once per process; None → half the CPUs (pages keep the rest)
     "BASE_URL": "http://127.0.0.1:5000",  # links in mail are built from this
     "REGISTRATION_MODE": "closed",  # closed | open | approval; the `registration_mode` setting wins
     "SESSION_IDLE_MINUTES": 120,
@@ -92,6 +93,7 @@ DEFAULTS: dict = {
     "BRIDGE_POLL_FRESH_SECONDS": 60,  # a bridge agent counts as connected if Broca polled this recently
     "BRIDGE_REDELIVER_SECONDS": 300,  # an inbox message not answered this long is handed out again
     # Audit log, jobs page, dashboard and metrics (issue 9)
+    "DASHBOARD_CACHE_SECONDS": 10,  # tiles, charts and health on the dashboard page are reused this long
     "AUDIT_RETENTION_DAYS": 365,  # default for the `audit_retention_days` setting; 0 keeps forever
     "AUDIT_EXPORT_DIR": None,  # None → instance/exports; must be shared by web and worker hosts
     "AUDIT_EXPORT_HOURS": 24,  # finished export files are removed after this long

@@ -53,23 +53,29 @@ def _child_exit(_server, worker) -> None:
     multiprocess.mark_process_dead(worker.pid)  # its live gauges (open websockets) stop counting
 
 
+def server_options(*, host: str, port: int, threads: int, workers: int = 1) -> dict:
+    """gunicorn's settings for `sanctum serve` (the benchmarks serve their baseline app with these too)."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        # gthread accepts at most this many connections per process, idle websockets included:
+        # twice the threads, so keep-alive connections have room beside busy ones.
+        "worker_connections": max(1000, 2 * threads),
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        # No control socket in ~/.gunicorn: several servers on one host would fight over it.
+        "control_socket_disable": True,
+        "child_exit": _child_exit,
+        "accesslog": "-",
+        # The path without its query string: mailed reset and verification links carry
+        # their single-use token there, and tokens are never logged (SECURITY.md 24).
+        "access_log_format": '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s',
+    }
+
+
 def run_server(*, host: str, port: int, threads: int, workers: int = 1) -> None:
     prepare_metrics_dir()
-    SanctumServer(
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "worker_class": "gthread",
-            "threads": threads,
-            "timeout": 60,
-            "graceful_timeout": 10,
-            "keepalive": 5,
-            # No control socket in ~/.gunicorn: several servers on one host would fight over it.
-            "control_socket_disable": True,
-            "child_exit": _child_exit,
-            "accesslog": "-",
-            # The path without its query string: mailed reset and verification links carry
-            # their single-use token there, and tokens are never logged (SECURITY.md 24).
-            "access_log_format": '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s',
-        }
-    ).run()
+    SanctumServer(server_options(host=host, port=port, threads=threads, workers=workers)).run()

@@ -5,7 +5,8 @@ import re
 from typing import Any, Iterable, Optional
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, or_, select
+from flask import g, has_request_context
+from sqlalchemy import delete, exists, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -50,7 +51,15 @@ def may_use(agent: Agent, user: Any) -> bool:
     """Whether `user` may chat with `agent`: it is active, and their role or name is allowed."""
     if not agent.is_active or not getattr(user, "is_authenticated", False):
         return False
-    return user.role_id in {r.id for r in agent.roles} or user.id in {u.id for u in agent.users}
+    if agent.id in _usable_this_request(user):  # visible_agents has just asked the same question
+        return True
+    unloaded = inspect(agent).unloaded
+    if "roles" not in unloaded and "users" not in unloaded:
+        return user.role_id in {r.id for r in agent.roles} or user.id in {u.id for u in agent.users}
+    # Not loaded: one EXISTS rather than loading both lists (the chat page asks on every load).
+    return bool(db.session.scalar(select(or_(
+        exists().where(agent_roles.c.agent_id == agent.id, agent_roles.c.role_id == user.role_id),
+        exists().where(agent_users.c.agent_id == agent.id, agent_users.c.user_id == user.id)))))
 
 
 def visible_agents(user: Any) -> list[Agent]:
@@ -60,7 +69,17 @@ def visible_agents(user: Any) -> list[Agent]:
     query = (select(Agent).where(Agent.is_active.is_(True), or_(
         Agent.id.in_(select(agent_roles.c.agent_id).where(agent_roles.c.role_id == user.role_id)),
         Agent.id.in_(select(agent_users.c.agent_id).where(agent_users.c.user_id == user.id)))).order_by(Agent.name))
-    return list(db.session.scalars(query))
+    rows = list(db.session.scalars(query))
+    if has_request_context():
+        # The same rule as may_use, answered for all of them: remembered for this request only.
+        g.setdefault("_sanctum_usable_agents", {})[user.id] = {agent.id for agent in rows}
+    return rows
+
+
+def _usable_this_request(user: Any) -> set[int]:
+    if not has_request_context():
+        return set()
+    return g.get("_sanctum_usable_agents", {}).get(getattr(user, "id", None), set())
 
 
 def snapshot(agent: Agent) -> dict[str, Any]:

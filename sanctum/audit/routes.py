@@ -90,11 +90,14 @@ def _links(events) -> dict:
 
 def chain_state() -> dict:
     """The newest verification (a job's result) and any verification under way."""
-    last = db.session.scalar(select(JobRecord).where(JobRecord.name == VERIFY_JOB, JobRecord.status == "succeeded")
-                             .order_by(JobRecord.id.desc()).limit(1))
-    running = db.session.scalar(select(JobRecord).where(JobRecord.name == VERIFY_JOB,
-                                                        JobRecord.status.in_(("queued", "running")))
-                                .order_by(JobRecord.id.desc()).limit(1))
+    # Both in one statement: the newest of each kind, chosen in subqueries, then their rows.
+    newest = [select(JobRecord.id).where(JobRecord.name == VERIFY_JOB, condition).order_by(JobRecord.id.desc())
+              .limit(1).subquery() for condition in (JobRecord.status == "succeeded",
+                                                     JobRecord.status.in_(("queued", "running")))]
+    rows = db.session.scalars(select(JobRecord).where(JobRecord.id.in_(
+        select(newest[0].c.id).union_all(select(newest[1].c.id))))).all()
+    last = next((r for r in rows if r.status == "succeeded"), None)
+    running = next((r for r in rows if r.status in ("queued", "running")), None)
     head = db.session.get(audit.service.AuditChainHead, 1)
     return {"report": (last.result or None) if last else None, "checked_at": last.finished_at if last else None,
             "running": running, "head_seq": head.last_seq if head else 0,

@@ -11,6 +11,8 @@ import base64
 import functools
 import gzip
 import hashlib
+import os
+import threading
 import unicodedata
 from pathlib import Path
 
@@ -59,14 +61,30 @@ def _prehash(password: str) -> bytes:
     return base64.b64encode(hashlib.sha256(normalise(password).encode("utf-8")).digest())
 
 
+_gates: dict[int, threading.BoundedSemaphore] = {}
+_gates_lock = threading.Lock()
+
+
+def _bcrypt_gate() -> threading.BoundedSemaphore:
+    """At most BCRYPT_CONCURRENCY hashes at once in this process (default: half the CPUs, at
+    least one). bcrypt at cost 12 is a quarter of a second of CPU; twenty sign-ins at once
+    would otherwise take every core and every page would wait behind them. Sign-ins queue
+    here instead, and pages keep the rest of the machine."""
+    size = current_app.config.get("BCRYPT_CONCURRENCY") or max(1, (os.cpu_count() or 2) // 2)
+    with _gates_lock:
+        return _gates.setdefault(int(size), threading.BoundedSemaphore(int(size)))
+
+
 def hash_password(password: str) -> str:
     rounds = int(current_app.config["BCRYPT_ROUNDS"])
-    return bcrypt.hashpw(_prehash(password), bcrypt.gensalt(rounds)).decode()
+    with _bcrypt_gate():
+        return bcrypt.hashpw(_prehash(password), bcrypt.gensalt(rounds)).decode()
 
 
 def verify_password(password: str, password_hash: str) -> bool:
     try:
-        return bcrypt.checkpw(_prehash(password), password_hash.encode())
+        with _bcrypt_gate():
+            return bcrypt.checkpw(_prehash(password), password_hash.encode())
     except ValueError:
         return False
 

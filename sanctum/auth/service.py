@@ -123,6 +123,11 @@ def authenticate(identifier: str, password: str) -> LoginResult:
     user = find_user(identifier)
     key = throttle.throttle_key(identifier, user)
     lock = throttle.current_lock(key)
+    password_hash = user.password_hash if user is not None else None
+    # bcrypt takes a quarter of a second and may queue (passwords._bcrypt_gate): hand the pooled
+    # connection back first, or a burst of sign-ins holds every connection and pages wait for
+    # one. Nothing is pending here; the rows reload when next used.
+    db.session.commit()
     if lock is not None:
         # Same answer for real and unknown names; no password is checked while locked.
         passwords.dummy_verify(password)
@@ -136,7 +141,7 @@ def authenticate(identifier: str, password: str) -> LoginResult:
         passwords.dummy_verify(password)
         ok = False
     else:
-        ok = passwords.verify_password(password, user.password_hash)
+        ok = passwords.verify_password(password, password_hash)
 
     if not ok or user is None:
         new_lock = throttle.register_failure(key, user)

@@ -26,7 +26,7 @@ def may_chat_with(user: User, agent: Agent) -> bool:
     """Whether `user` may open a chat with `agent` at all (see it in the picker)."""
     if not agent.is_active:
         return False
-    return may_use(agent, user) or has_permission(user, "agents.manage")
+    return has_permission(user, "agents.manage") or may_use(agent, user)  # the first is cached per request
 
 
 def can_post(user: User, agent: Agent) -> PostCheck:

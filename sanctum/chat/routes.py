@@ -75,10 +75,12 @@ def chat_create():
 def chat_show(chat_id: int):
     chat = _chat_or_404(chat_id)
     rows = service.messages(chat)
+    sidebar = _sidebar_context(chat.id)  # first: it finds the usable agents, which the refusal asks about
+    quota = service.quota_for(_me())
     return render("chat/show.html", "chat/_conversation.html", chat=chat, messages=rows,
-                  runs=service.active_runs(chat), refusal=service.posting_refusal(_me(), chat.agent),
-                  quota=service.quota_for(_me()), form=MessageForm(), rename_form=RenameForm(title=chat.title),
-                  live_channels=[service.channel(chat.id)], **_sidebar_context(chat.id))
+                  runs=service.active_runs(chat, rows), refusal=service.posting_refusal(_me(), chat.agent, quota),
+                  quota=quota, form=MessageForm(), rename_form=RenameForm(title=chat.title),
+                  live_channels=[service.channel(chat.id)], **sidebar)
 
 
 @bp.post("/<int:chat_id>/messages")

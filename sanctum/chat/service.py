@@ -20,6 +20,7 @@ from sanctum.chat.policy import can_post, may_chat_with
 from sanctum.extensions import db
 from sanctum.models import Agent, ChatMessage, ChatQuota, ChatSession, Run, UsageDaily, User
 from sanctum.models.base import utcnow
+from sanctum.rbac.service import has_permission
 
 ACTIVE_RUN = ("pending", "running")
 
@@ -39,9 +40,13 @@ def channel(chat_id: int) -> str:
 # ---------------------------------------------------------------- chats
 
 def usable_agents(user: User) -> list[Agent]:
+    """The agents `may_chat_with` allows, in one query: every active one for those who manage
+    agents, else exactly the ones `visible_agents` selects (active, by role or by name)."""
     from sanctum.agents.service import visible_agents
 
-    return [agent for agent in visible_agents(user) if may_chat_with(user, agent)]
+    if has_permission(user, "agents.manage"):
+        return list(db.session.scalars(select(Agent).where(Agent.is_active.is_(True)).order_by(Agent.name)))
+    return visible_agents(user)
 
 
 def get_chat(user: User, chat_id: int) -> Optional[ChatSession]:
@@ -103,8 +108,11 @@ def messages(chat: ChatSession, *, after: int = 0, limit: int = 500) -> list[Cha
                                    .order_by(ChatMessage.id).limit(limit)))
 
 
-def active_runs(chat: ChatSession) -> dict[int, Run]:
-    """Runs still writing, keyed by the reply message they write."""
+def active_runs(chat: ChatSession, shown: Optional[list[ChatMessage]] = None) -> dict[int, Run]:
+    """Runs still writing, keyed by the reply message they write. Given the messages shown, it
+    asks only when one of them is still streaming (a run's reply streams until the run ends)."""
+    if shown is not None and not any(m.status == "streaming" for m in shown):
+        return {}
     rows = db.session.scalars(select(Run).where(Run.chat_id == chat.id, Run.status.in_(ACTIVE_RUN)))
     return {run.reply_message_id: run for run in rows}
 
@@ -131,22 +139,26 @@ class Quota:
 
 
 def quota_for(user: User) -> Quota:
-    rows = {(q.user_id is not None): q for q in db.session.scalars(
-        select(ChatQuota).where(or_(ChatQuota.user_id == user.id, ChatQuota.role_id == user.role_id)))}
-    limits = rows.get(True) or rows.get(False)
-    used = db.session.execute(select(func.coalesce(func.sum(UsageDaily.messages), 0),
-                                     func.coalesce(func.sum(UsageDaily.tokens_in + UsageDaily.tokens_out), 0))
-                              .where(UsageDaily.user_id == user.id, UsageDaily.day == utcnow().date())).one()
+    """Today's use and the limits (the user's own quota wins over their role's), in one statement:
+    the day's sums, outer-joined to the quota rows that apply."""
+    used = select(func.coalesce(func.sum(UsageDaily.messages), 0).label("messages"),
+                  func.coalesce(func.sum(UsageDaily.tokens_in + UsageDaily.tokens_out), 0).label("tokens")) \
+        .where(UsageDaily.user_id == user.id, UsageDaily.day == utcnow().date()).subquery()
+    rows = db.session.execute(select(used.c.messages, used.c.tokens, ChatQuota).select_from(used).outerjoin(
+        ChatQuota, or_(ChatQuota.user_id == user.id, ChatQuota.role_id == user.role_id))).all()
+    limits_by_kind = {(q.user_id is not None): q for _, _, q in rows if q is not None}
+    limits = limits_by_kind.get(True) or limits_by_kind.get(False)
     return Quota(limits.messages_per_day if limits else None, limits.tokens_per_day if limits else None,
-                 int(used[0]), int(used[1]))
+                 int(rows[0][0]), int(rows[0][1]))
 
 
-def posting_refusal(user: User, agent: Agent) -> Optional[str]:
-    """Why this user cannot send to this agent right now, or None. For the composer and for sends."""
+def posting_refusal(user: User, agent: Agent, quota: Optional[Quota] = None) -> Optional[str]:
+    """Why this user cannot send to this agent right now, or None. For the composer and for sends.
+    A page that shows the quota anyway passes it in rather than have it counted twice."""
     check = can_post(user, agent)
     if not check:
         return check.reason
-    return quota_for(user).refusal()
+    return (quota or quota_for(user)).refusal()
 
 
 def bump_usage(*, user_id: int, agent_id: Optional[int], day: date, **increments: int) -> None:

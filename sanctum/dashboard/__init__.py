@@ -21,9 +21,12 @@ adds, in e.g. `sanctum/chat/dashboard.py` (imported by its routes module):
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
+
+from flask import current_app
 
 
 @dataclass
@@ -77,4 +80,29 @@ def health_check(key: str, title: str, *, order: int = 100):
     return register
 
 
-__all__ = ["CHARTS", "HEALTH", "STATS", "Stat", "chart", "health_check", "stats"]
+_CACHE_KEY = "sanctum.dashboard.cache"
+
+
+def cached(key: tuple, compute: Callable[[], Any]) -> Any:
+    """`compute()`, remembered per app for DASHBOARD_CACHE_SECONDS (0 turns it off).
+
+    Every tile and chart is a count over a whole table; a dashboard left open, or several
+    admins looking at once, would run them all on every load. The key carries whatever the
+    figures depend on (the day, the viewer's permissions, which decide the links)."""
+    seconds = float(current_app.config.get("DASHBOARD_CACHE_SECONDS") or 0)
+    if seconds <= 0:
+        return compute()
+    store: dict = current_app.extensions.setdefault(_CACHE_KEY, {})
+    now = time.monotonic()
+    hit = store.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = compute()
+    if len(store) > 256:  # days and permission sets come and go: drop what has expired
+        for old in [k for k, (until, _) in list(store.items()) if until <= now]:
+            store.pop(old, None)
+    store[key] = (now + seconds, value)
+    return value
+
+
+__all__ = ["CHARTS", "HEALTH", "STATS", "Stat", "cached", "chart", "health_check", "stats"]

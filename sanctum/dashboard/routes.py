@@ -21,8 +21,19 @@ def _visible(registry):
     return [p for p in sorted(registry.values()) if p.permission is None or can(p.permission)]
 
 
+def _viewer() -> frozenset[str]:
+    """What a cached figure depends on besides the day: the links a tile shows follow permissions."""
+    from flask_login import current_user
+
+    from sanctum.rbac.service import effective_permissions
+
+    return effective_permissions(current_user._get_current_object())
+
+
 def tiles(today):
-    return [(p.key, list(p.function(today))) for p in _visible(dashboard.STATS)]
+    viewer = _viewer()
+    return [(p.key, dashboard.cached(("stats", p.key, today, viewer), lambda p=p: list(p.function(today))))
+            for p in _visible(dashboard.STATS)]
 
 
 @bp.get("/")
@@ -32,7 +43,10 @@ def dashboard_index():
     if wants_partial():  # the tiles refresh themselves; charts and health stay as they are
         return render("dashboard/index.html", "dashboard/_tiles.html", tiles=tiles(today))
     since = today - timedelta(days=CHART_DAYS - 1)
-    charts = [(p.key, p.title, bar_chart(p.function(since, today))) for p in _visible(dashboard.CHARTS)]
+    viewer = _viewer()
+    charts = [(p.key, p.title, dashboard.cached(("chart", p.key, since, today, viewer),
+                                                lambda p=p: bar_chart(p.function(since, today))))
+              for p in _visible(dashboard.CHARTS)]
     return render("dashboard/index.html", "dashboard/_tiles.html", tiles=tiles(today), charts=charts,
-                  health_panel=health.render_panel(health.snapshot()), days=CHART_DAYS,
+                  health_panel=health.render_panel(dashboard.cached(("health",), health.snapshot)), days=CHART_DAYS,
                   live_channels=[health.CHANNEL])

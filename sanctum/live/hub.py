@@ -165,12 +165,16 @@ class Connection:
         self._verdicts[name] = (verdict, now + VERDICT_SECONDS)
         return verdict
 
+    def verdict_due(self, name: str, now: float) -> bool:
+        cached = self._verdicts.get(name)
+        return cached is None or cached[1] <= now
+
     def join(self, name: str) -> bool:
         if name in self._subscriptions:
             return True
         if not self.may_listen(name):
             return False
-        self._subscriptions[name] = events.subscribe(name, self._forward)
+        self._subscriptions[name] = _group(self.app, name).add(self)
         return True
 
     def leave(self, name: str) -> None:
@@ -229,3 +233,94 @@ class Connection:
                 self.ws.close(reason=1008, message=reason)
         except Exception:  # noqa: BLE001 - already gone is fine
             pass
+
+
+class _Membership:
+    """What `join` keeps: closing it takes the socket out of the channel's group."""
+
+    def __init__(self, group: "_Group", connection: Connection):
+        self.group, self.connection = group, connection
+
+    def close(self) -> None:
+        self.group.remove(self.connection)
+
+
+class _Group:
+    """This process's sockets on one channel, behind ONE bus subscription. An event refreshes
+    the stale verdicts of all of them together (one query for their users, the channel's rule
+    once per user) before forwarding, so a broadcast to a thousand sockets costs a query or
+    two rather than a thousand, one after the other, before the last socket hears of it."""
+
+    def __init__(self, key: tuple[int, str]):
+        self.key, self.name = key, key[1]
+        self.members: set[Connection] = set()
+        self.subscription: Optional[events.Subscription] = None
+
+    def add(self, connection: Connection) -> _Membership:
+        with _groups_lock:
+            self.members.add(connection)
+            if self.subscription is None:
+                self.subscription = events.subscribe(self.name, self.deliver)
+        return _Membership(self, connection)
+
+    def remove(self, connection: Connection) -> None:
+        with _groups_lock:
+            self.members.discard(connection)
+            if not self.members and self.subscription is not None:
+                self.subscription.close()
+                self.subscription = None
+                if _GROUPS.get(self.key) is self:
+                    del _GROUPS[self.key]
+
+    def deliver(self, name: str, data: dict) -> None:
+        with _groups_lock:
+            members = [c for c in self.members if not c.closed.is_set()]
+        now = time.monotonic()
+        stale = [c for c in members if c.verdict_due(name, now)]
+        if len(stale) > 1:
+            _refresh_verdicts(stale, name, now)
+        for connection in members:
+            try:
+                connection._forward(name, data)
+            except Exception:  # noqa: BLE001 - one socket must not starve the others
+                log.exception("forwarding %s failed", name)
+
+
+_GROUPS: dict[tuple[int, str], _Group] = {}  # by (app, channel): each app has its own bus
+_groups_lock = threading.RLock()
+
+
+def _group(app, name: str) -> _Group:
+    with _groups_lock:
+        key = (id(app), name)
+        group = _GROUPS.get(key)
+        if group is None:
+            group = _GROUPS[key] = _Group(key)
+        return group
+
+
+def _refresh_verdicts(connections: list[Connection], name: str, now: float) -> None:
+    """`Connection.may_listen` for many sockets at once: the same rule, asked once per user."""
+    from sqlalchemy import select
+
+    authorizer = authorizer_for(name)
+    by_app: dict[int, list[Connection]] = {}
+    for connection in connections:
+        by_app.setdefault(id(connection.app), []).append(connection)
+    for group in by_app.values():
+        verdicts: dict[Any, bool] = {}
+        if authorizer is not None:
+            try:
+                with group[0].app.app_context():
+                    from sanctum.extensions import db
+                    from sanctum.models import User
+
+                    ids = {c.user_id for c in group if c.user_id is not None}
+                    for user in db.session.scalars(select(User).where(User.id.in_(ids))):
+                        verdicts[user.id] = bool(user.is_active and authorizer(user, name))
+            except Exception:  # noqa: BLE001 - a broken rule denies, it does not crash the sockets
+                log.exception("channel authorizer for %s failed", name)
+                verdicts = {}
+        for connection in group:
+            connection._verdicts[name] = (verdicts.get(connection.user_id, False), now + VERDICT_SECONDS)
+

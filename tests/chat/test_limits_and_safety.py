@@ -110,7 +110,7 @@ def test_the_page_costs_a_bounded_number_of_queries(app, auth, chat_id):
         db.session.commit()
     with count_queries(engine) as statements:
         assert auth.client.get(f"/chat/{chat_id}").status_code == 200
-    assert len(statements) <= 13, statements  # 12, and one for the header's bell and banners
+    assert len(statements) <= 8, statements  # 7, and one for the header's bell and banners
 
 
 def test_chats_are_found_by_title_and_message_text(app, auth, chat_id):

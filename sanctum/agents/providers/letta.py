@@ -14,7 +14,7 @@ import httpx
 
 from sanctum.agents.providers.base import (
     ChatMessage, Chunk, Delta, Finish, Provider, ProviderError, Usage, connection_of, describe_http_error,
-    describe_transport_error, headers_for, http_timeout, iter_sse_data, measure, parse_json,
+    describe_transport_error, headers_for, http_client, iter_sse_data, measure, parse_json,
 )
 
 QUIET_TYPES = {"reasoning_message", "hidden_reasoning_message", "tool_call_message", "tool_return_message",
@@ -54,7 +54,7 @@ class LettaProvider(Provider):
         usage, stop_reason = Usage(), None
         url = f"{conn.base_url}/v1/agents/{conn.external_id}/messages"
         try:
-            with httpx.Client(timeout=http_timeout(conn)) as client, client.stream(
+            with http_client(conn) as client, client.stream(
                     "POST", url, json=body, headers=headers_for(conn)) as response:
                 if response.status_code >= 400:
                     raise describe_http_error(response, what)
@@ -99,7 +99,7 @@ class LettaProvider(Provider):
         what = f"The Letta server at {conn.base_url}"
         started = time.perf_counter()
         try:
-            with httpx.Client(timeout=http_timeout(conn)) as client:
+            with http_client(conn) as client:
                 health = client.get(conn.base_url + "/v1/health/", headers=headers_for(conn))
                 latency = measure(started)
                 if health.status_code >= 400:

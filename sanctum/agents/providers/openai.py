@@ -13,7 +13,7 @@ import httpx
 
 from sanctum.agents.providers.base import (
     ChatMessage, Chunk, Delta, Finish, Provider, ProviderError, Usage, connection_of, describe_http_error,
-    describe_transport_error, headers_for, http_timeout, iter_sse_data, measure, parse_json,
+    describe_transport_error, headers_for, http_client, iter_sse_data, measure, parse_json,
 )
 
 
@@ -43,7 +43,7 @@ class OpenAIProvider(Provider):
         deadline = time.monotonic() + total
         usage, finish_reason, model = Usage(), None, conn.model
         try:
-            with httpx.Client(timeout=http_timeout(conn)) as client, client.stream(
+            with http_client(conn) as client, client.stream(
                     "POST", conn.base_url + "/chat/completions", json=body, headers=headers_for(conn)) as response:
                 if response.status_code >= 400:
                     raise describe_http_error(response, what)
@@ -85,7 +85,7 @@ class OpenAIProvider(Provider):
         what = f"The server at {conn.base_url}"
         started = time.perf_counter()
         try:
-            with httpx.Client(timeout=http_timeout(conn)) as client:
+            with http_client(conn) as client:
                 response = client.get(conn.base_url + "/models", headers=headers_for(conn))
         except httpx.HTTPError as exc:
             return False, None, str(describe_transport_error(exc, what, conn))
