@@ -17,7 +17,7 @@ import unicodedata
 from pathlib import Path
 
 import bcrypt
-from flask import current_app
+from flask import current_app, has_app_context
 
 MIN_LENGTH = 15
 MAX_LENGTH = 256
@@ -70,7 +70,8 @@ def _bcrypt_gate() -> threading.BoundedSemaphore:
     least one). bcrypt at cost 12 is a quarter of a second of CPU; twenty sign-ins at once
     would otherwise take every core and every page would wait behind them. Sign-ins queue
     here instead, and pages keep the rest of the machine."""
-    size = current_app.config.get("BCRYPT_CONCURRENCY") or max(1, (os.cpu_count() or 2) // 2)
+    configured = current_app.config.get("BCRYPT_CONCURRENCY") if has_app_context() else None
+    size = configured or max(1, (os.cpu_count() or 2) // 2)
     with _gates_lock:
         return _gates.setdefault(int(size), threading.BoundedSemaphore(int(size)))
 
