@@ -86,13 +86,12 @@ def main(argv=None) -> int:
 
             chat.run(results, clients=args.clients, tokens=args.tokens, rate=args.token_rate, rounds=args.rounds,
                      redis=False)
-            if args.no_redis:
-                pass
-            elif "postgresql" in databases and redis_available():
-                chat.run(results, clients=args.clients, tokens=args.tokens, rate=args.token_rate, rounds=args.rounds,
-                         redis=True)
-            else:
-                results.note("chat with Redis + RQ skipped: needs Redis (SANCTUM_BENCH_REDIS) and PostgreSQL")
+            if not args.no_redis:
+                if "postgresql" in databases and redis_available():
+                    chat.run(results, clients=args.clients, tokens=args.tokens, rate=args.token_rate,
+                             rounds=args.rounds, redis=True)
+                else:
+                    results.note("chat with Redis + RQ skipped: needs Redis (SANCTUM_BENCH_REDIS) and PostgreSQL")
         elif name == "sockets":
             from bench import sockets
 
